@@ -1,0 +1,153 @@
+"""What a routing change does, per environment and task, as a markdown summary for the PR.
+
+The comparison runs on resolved routes, not on YAML text: moving a model between tiers, renaming a
+tier or starting an experiment all show up as the traffic they move, in percentage points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import jinja2
+
+from gateway_config.resolve import ResolvedEnvironment, ResolvedTask, resolve_environment
+from gateway_config.spec import ENVIRONMENT_NAMES, RoutingSpec
+
+
+@dataclass
+class TaskChange:
+    task: str
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass
+class EnvironmentChange:
+    environment: str
+    tasks: list[TaskChange] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def first_choice_share(task: ResolvedTask) -> dict[str, float]:
+    """Target label -> percent of the task's requests it serves while every target is healthy."""
+    share: dict[str, float] = {}
+    for branch in task.branches:
+        label = branch.chain[0].label
+        share[label] = share.get(label, 0.0) + branch.percent
+    return share
+
+
+def _fmt(value: object) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _compare_tasks(before: ResolvedTask, after: ResolvedTask) -> list[str]:
+    lines: list[str] = []
+    if before.route != after.route:
+        lines.append(f"route: {before.route} → {after.route}")
+    if before.tier != after.tier:
+        lines.append(f"tier: `{before.tier}` → `{after.tier}`")
+    old_targets = [target.label for target in before.targets]
+    new_targets = [target.label for target in after.targets]
+    for label in new_targets:
+        if label not in old_targets:
+            lines.append(f"target added: `{label}`")
+    for label in old_targets:
+        if label not in new_targets:
+            lines.append(f"target removed: `{label}`")
+    if [t for t in old_targets if t in new_targets] != [t for t in new_targets if t in old_targets]:
+        lines.append(f"fallback order: {' → '.join(old_targets)} ⇒ {' → '.join(new_targets)}")
+    old_share, new_share = first_choice_share(before), first_choice_share(after)
+    for label in sorted(set(old_share) | set(new_share)):
+        delta = new_share.get(label, 0.0) - old_share.get(label, 0.0)
+        if abs(delta) >= 1e-6:
+            lines.append(
+                f"traffic `{label}`: {old_share.get(label, 0.0):g}% → {new_share.get(label, 0.0):g}% ({delta:+g} pp)"
+            )
+    for name, old, new in (
+        ("retry", before.retry.model_dump(), after.retry.model_dump()),
+        ("cache", before.cache.model_dump(), after.cache.model_dump()),
+    ):
+        for key in sorted(old):
+            if old[key] != new[key]:
+                lines.append(f"{name}.{key}: {_fmt(old[key])} → {_fmt(new[key])}")
+    if before.request_timeout_seconds != after.request_timeout_seconds:
+        lines.append(f"request timeout: {before.request_timeout_seconds:g} s → {after.request_timeout_seconds:g} s")
+    old_timeouts = {t.label: t.timeout_seconds for t in before.targets}
+    for target in after.targets:
+        old = old_timeouts.get(target.label)
+        if old is not None and old != target.timeout_seconds:
+            lines.append(f"timeout `{target.label}`: {old:g} s → {target.timeout_seconds:g} s")
+    old_keys = {t.label: t.virtual_key for t in before.targets}
+    for target in after.targets:
+        if target.label in old_keys and old_keys[target.label] != target.virtual_key:
+            lines.append(f"virtual key `{target.label}`: {old_keys[target.label]} → {target.virtual_key}")
+    old_experiments = {e.name: e for e in before.experiments}
+    new_experiments = {e.name: e for e in after.experiments}
+    for name in sorted(set(old_experiments) | set(new_experiments)):
+        old_e, new_e = old_experiments.get(name), new_experiments.get(name)
+        if old_e is None and new_e is not None:
+            lines.append(f"experiment started: `{name}` ({new_e.kind}, {new_e.traffic_percent:g}% → {new_e.variant})")
+        elif new_e is None and old_e is not None:
+            lines.append(f"experiment ended: `{name}`")
+        elif old_e != new_e and old_e is not None and new_e is not None:
+            lines.append(f"experiment `{name}`: {old_e.traffic_percent:g}% → {new_e.traffic_percent:g}%")
+    if before.budget_usd_monthly != after.budget_usd_monthly:
+        lines.append(f"budget: {_fmt(before.budget_usd_monthly)} → {_fmt(after.budget_usd_monthly)} USD/month")
+    return lines
+
+
+def compare_environment(before: ResolvedEnvironment, after: ResolvedEnvironment) -> EnvironmentChange:
+    change = EnvironmentChange(environment=after.name)
+    old_tasks = {task.name: task for task in before.tasks}
+    new_tasks = {task.name: task for task in after.tasks}
+    for name in sorted(set(old_tasks) | set(new_tasks)):
+        if name not in old_tasks:
+            targets = " → ".join(t.label for t in new_tasks[name].targets)
+            change.tasks.append(TaskChange(name, [f"task added: {targets}"]))
+        elif name not in new_tasks:
+            change.tasks.append(TaskChange(name, ["task removed"]))
+        else:
+            lines = _compare_tasks(old_tasks[name], new_tasks[name])
+            if lines:
+                change.tasks.append(TaskChange(name, lines))
+    if before.budget_usd_monthly != after.budget_usd_monthly:
+        change.notes.append(f"monthly budget: {before.budget_usd_monthly:g} → {after.budget_usd_monthly:g} USD")
+    old_slos, new_slos = before.slos.model_dump(), after.slos.model_dump()
+    for key in sorted(old_slos):
+        if old_slos[key] != new_slos[key]:
+            change.notes.append(f"SLO {key}: {old_slos[key]:g} → {new_slos[key]:g}")
+    return change
+
+
+TEMPLATE = jinja2.Environment(autoescape=False, trim_blocks=True, lstrip_blocks=True).from_string(
+    """\
+## Routing change
+{% if not changes %}
+
+No change to routing in any environment.
+{% endif %}
+{% for env in changes %}
+
+### {{ env.environment }}
+{% for note in env.notes %}
+- {{ note }}
+{% endfor %}
+{% for task in env.tasks %}
+- **{{ task.task }}**
+{% for line in task.lines %}
+  - {{ line }}
+{% endfor %}
+{% endfor %}
+{% endfor %}
+"""
+)
+
+
+def routing_diff(before: RoutingSpec, after: RoutingSpec, environments=ENVIRONMENT_NAMES) -> str:
+    """Markdown summary of what changes from `before` to `after`."""
+    changes = []
+    for environment in environments:
+        change = compare_environment(resolve_environment(before, environment), resolve_environment(after, environment))
+        if change.tasks or change.notes:
+            changes.append(change)
+    return TEMPLATE.render(changes=changes)

@@ -1,0 +1,289 @@
+"""Turn a validated spec into concrete routes per environment, the one input of every generator.
+
+A task's traffic is a list of *branches*: each has a share of the traffic (percent) and a fallback
+chain of targets, tried in order. Every shape the spec allows reduces to it:
+
+- a `fallback` tier is one branch (100 %) whose chain is the tier's targets;
+- a `loadbalance` tier is one branch per target, weighted, each chain starting at its own target
+  and falling back to the others, so a failing target's share is served rather than lost;
+- `fallback_tier` appends that tier's targets to every chain;
+- an experiment carves `traffic_percent` out of the control branches for the variant, whose chains
+  fall back to the control chain.
+
+Generators never look at tiers or experiments again: they translate branches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gateway_config.spec import (
+    Cache,
+    CacheOverride,
+    Defaults,
+    DefaultsOverride,
+    Retry,
+    RetryOverride,
+    RoutingSpec,
+    Slos,
+    Tier,
+)
+
+CORTEX_EMBED_FUNCTIONS = {768: "SNOWFLAKE.CORTEX.EMBED_TEXT_768", 1024: "SNOWFLAKE.CORTEX.EMBED_TEXT_1024"}
+
+
+@dataclass(frozen=True)
+class ResolvedTarget:
+    model: str
+    provider: str
+    provider_kind: str
+    provider_model: str
+    base_url: str
+    api_key_env: str | None
+    virtual_key: str | None
+    timeout_seconds: float
+    embedding_dimensions: int | None = None
+
+    @property
+    def label(self) -> str:
+        """How reports and the mock provider name a target: `provider/model-id`."""
+        return f"{self.provider}/{self.provider_model}"
+
+
+@dataclass(frozen=True)
+class Branch:
+    label: str
+    percent: float
+    chain: tuple[ResolvedTarget, ...]
+
+
+@dataclass(frozen=True)
+class ExperimentSummary:
+    name: str
+    kind: str
+    traffic_percent: float
+    variant: str
+
+
+@dataclass(frozen=True)
+class ResolvedTask:
+    name: str
+    description: str
+    tier: str
+    route: str  # "gateway" | "snowflake_cortex"
+    branches: tuple[Branch, ...]
+    experiments: tuple[ExperimentSummary, ...]
+    cache: Cache
+    retry: Retry
+    request_timeout_seconds: float
+    connection_pool: int
+    cooldown_seconds: int
+    budget_usd_monthly: float | None
+
+    @property
+    def targets(self) -> tuple[ResolvedTarget, ...]:
+        """Every distinct target, in the order a request would first meet it."""
+        seen: dict[str, ResolvedTarget] = {}
+        for position in range(max(len(branch.chain) for branch in self.branches)):
+            for branch in self.branches:
+                if position < len(branch.chain):
+                    seen.setdefault(branch.chain[position].model, branch.chain[position])
+        return tuple(seen.values())
+
+
+@dataclass(frozen=True)
+class ResolvedEnvironment:
+    name: str
+    portkey_targets: str
+    defaults: Defaults
+    tasks: tuple[ResolvedTask, ...]
+    budget_usd_monthly: float
+    slos: Slos
+    cache_embedding_target: ResolvedTarget | None
+
+    @property
+    def gateway_tasks(self) -> tuple[ResolvedTask, ...]:
+        return tuple(task for task in self.tasks if task.route == "gateway")
+
+
+def merge_cache(base: Cache, override: CacheOverride | None) -> Cache:
+    if override is None:
+        return base
+    return base.model_copy(update=override.model_dump(exclude_none=True))
+
+
+def merge_retry(base: Retry, override: RetryOverride | None) -> Retry:
+    if override is None:
+        return base
+    return base.model_copy(update=override.model_dump(exclude_none=True))
+
+
+def effective_defaults(spec: RoutingSpec, environment: str) -> Defaults:
+    """The spec's defaults with the environment's overlay applied."""
+    overlay: DefaultsOverride | None = spec.environments[environment].defaults
+    if overlay is None:
+        return spec.defaults
+    scalars = overlay.model_dump(exclude_none=True, exclude={"cache", "retry"})
+    return spec.defaults.model_copy(
+        update={
+            **scalars,
+            "cache": merge_cache(spec.defaults.cache, overlay.cache),
+            "retry": merge_retry(spec.defaults.retry, overlay.retry),
+        }
+    )
+
+
+def virtual_key_slug(spec: RoutingSpec, key_name: str, provider: str) -> str:
+    """Portkey binds one provider per key, so a multi-provider key is a group of per-provider keys."""
+    key = spec.virtual_keys[key_name]
+    return key_name if len(key.providers) == 1 else f"{key_name}-{provider}"
+
+
+def tier_chain(spec: RoutingSpec, tier_name: str) -> list[str]:
+    """The tier's targets (model names) followed by its fallback tiers', each model once."""
+    chain: list[str] = []
+    visited: set[str] = set()
+    current: str | None = tier_name
+    while current is not None and current not in visited:
+        visited.add(current)
+        tier = spec.tiers[current]
+        chain.extend(target.model for target in tier.targets if target.model not in chain)
+        current = tier.fallback_tier
+    return chain
+
+
+def _tier_branches(spec: RoutingSpec, tier_name: str) -> list[tuple[float, list[str]]]:
+    """(share in percent, model chain) for each branch of a tier on its own."""
+    tier: Tier = spec.tiers[tier_name]
+    chain = tier_chain(spec, tier_name)
+    if tier.strategy == "fallback" or len(tier.targets) == 1:
+        return [(100.0, chain)]
+    total = sum(target.weight for target in tier.targets)
+    branches = []
+    for target in tier.targets:
+        if target.weight > 0:
+            rest = [model for model in chain if model != target.model]
+            branches.append((100.0 * target.weight / total, [target.model, *rest]))
+    return branches
+
+
+def _target_timeout(spec: RoutingSpec, tier_names: list[str], model: str, route_timeout: float) -> float:
+    for tier_name in tier_names:
+        for target in spec.tiers[tier_name].targets:
+            if target.model == model and target.timeout_seconds is not None:
+                return min(target.timeout_seconds, route_timeout)
+    model_timeout = spec.models[model].timeout_seconds
+    return min(model_timeout, route_timeout) if model_timeout is not None else route_timeout
+
+
+def _resolve_target(spec: RoutingSpec, environment: str, model_name: str, timeout_seconds: float) -> ResolvedTarget:
+    model = spec.models[model_name]
+    provider = spec.providers[model.provider]
+    overlay = spec.environments[environment]
+    base_url = overlay.providers[model.provider].base_url if model.provider in overlay.providers else None
+    key_name = overlay.virtual_keys.get(model.provider)
+    use_keys = overlay.portkey_targets == "virtual_key" and provider.kind != "snowflake_cortex"
+    return ResolvedTarget(
+        model=model_name,
+        provider=model.provider,
+        provider_kind=provider.kind,
+        provider_model=model.id,
+        base_url=(base_url or provider.base_url).rstrip("/"),
+        api_key_env=provider.api_key_env,
+        virtual_key=virtual_key_slug(spec, key_name, model.provider) if use_keys and key_name else None,
+        timeout_seconds=timeout_seconds,
+        embedding_dimensions=model.embedding_dimensions,
+    )
+
+
+def _chain_tiers(spec: RoutingSpec, tier_name: str) -> list[str]:
+    names: list[str] = []
+    current: str | None = tier_name
+    while current is not None and current not in names:
+        names.append(current)
+        current = spec.tiers[current].fallback_tier
+    return names
+
+
+def resolve_task(spec: RoutingSpec, environment: str, task_name: str) -> ResolvedTask:
+    task = spec.tasks[task_name]
+    defaults = effective_defaults(spec, environment)
+    timeout = task.request_timeout_seconds or defaults.request_timeout_seconds
+    experiments = [
+        (name, experiment)
+        for name, experiment in sorted(spec.experiments.items())
+        if experiment.task == task_name and environment in experiment.environments
+    ]
+    control_share = 100.0 - sum(experiment.traffic_percent for _, experiment in experiments)
+    control_chain_models = tier_chain(spec, task.tier)
+
+    planned: list[tuple[str, float, list[str], list[str]]] = []  # label, percent, models, tiers
+    control_tiers = _chain_tiers(spec, task.tier)
+    for share, models in _tier_branches(spec, task.tier):
+        planned.append(("control", control_share * share / 100.0, models, control_tiers))
+    for name, experiment in experiments:
+        if experiment.variant.model is not None:
+            variant_branches = [(100.0, [experiment.variant.model])]
+            variant_tiers: list[str] = []
+        else:
+            variant_branches = _tier_branches(spec, experiment.variant.tier)
+            variant_tiers = _chain_tiers(spec, experiment.variant.tier)
+        for share, models in variant_branches:
+            chain = models + [model for model in control_chain_models if model not in models]
+            planned.append((name, experiment.traffic_percent * share / 100.0, chain, variant_tiers + control_tiers))
+
+    branches = tuple(
+        Branch(
+            label=label,
+            percent=round(percent, 6),
+            chain=tuple(
+                _resolve_target(spec, environment, model, _target_timeout(spec, tiers, model, timeout))
+                for model in models
+            ),
+        )
+        for label, percent, models, tiers in planned
+        if percent > 0
+    )
+    first_model = spec.models[control_chain_models[0]]
+    route = "snowflake_cortex" if spec.providers[first_model.provider].kind == "snowflake_cortex" else "gateway"
+    return ResolvedTask(
+        name=task_name,
+        description=task.description,
+        tier=task.tier,
+        route=route,
+        branches=branches,
+        experiments=tuple(
+            ExperimentSummary(
+                name=name,
+                kind=experiment.kind,
+                traffic_percent=experiment.traffic_percent,
+                variant=f"model:{experiment.variant.model}"
+                if experiment.variant.model
+                else f"tier:{experiment.variant.tier}",
+            )
+            for name, experiment in experiments
+        ),
+        cache=merge_cache(defaults.cache, task.cache),
+        retry=merge_retry(defaults.retry, task.retry),
+        request_timeout_seconds=timeout,
+        connection_pool=defaults.connection_pool,
+        cooldown_seconds=defaults.cooldown_seconds,
+        budget_usd_monthly=spec.environments[environment].budgets.tasks.get(task_name),
+    )
+
+
+def resolve_environment(spec: RoutingSpec, environment: str) -> ResolvedEnvironment:
+    overlay = spec.environments[environment]
+    defaults = effective_defaults(spec, environment)
+    embedding_model = defaults.cache.embedding_model if defaults.cache.mode == "semantic" else None
+    return ResolvedEnvironment(
+        name=environment,
+        portkey_targets=overlay.portkey_targets,
+        defaults=defaults,
+        tasks=tuple(resolve_task(spec, environment, name) for name in sorted(spec.tasks)),
+        budget_usd_monthly=overlay.budgets.monthly_usd,
+        slos=overlay.slos or spec.slos,
+        cache_embedding_target=_resolve_target(spec, environment, embedding_model, defaults.request_timeout_seconds)
+        if embedding_model
+        else None,
+    )

@@ -1,0 +1,262 @@
+"""Whole-document rules of the routing spec: references, cycles, keys per environment, budgets.
+
+`check_references` is a pure function from a structurally valid spec to the list of problems, each
+at the key path a reviewer has to edit. It never stops at the first problem.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from gateway_config.errors import KeyPath, Problem
+from gateway_config.resolve import effective_defaults, tier_chain
+from gateway_config.spec import ENVIRONMENT_NAMES, Cache, CacheOverride, RetryOverride, RoutingSpec
+
+CORTEX = "snowflake_cortex"
+
+
+def _unknown(kind: str, name: str, known: object) -> str:
+    names = ", ".join(sorted(known)) or "none"
+    return f"unknown {kind} '{name}' (defined: {names})"
+
+
+def _provider_kind(spec: RoutingSpec, model: str) -> str:
+    return spec.providers[spec.models[model].provider].kind
+
+
+def _check_models(spec: RoutingSpec) -> Iterator[Problem]:
+    for name, model in spec.models.items():
+        if model.provider not in spec.providers:
+            yield Problem(("models", name, "provider"), _unknown("provider", model.provider, spec.providers))
+        elif (
+            spec.providers[model.provider].kind == CORTEX
+            and model.kind == "embedding"
+            and model.embedding_dimensions not in (768, 1024)
+        ):
+            yield Problem(
+                ("models", name, "embedding_dimensions"),
+                "a Snowflake Cortex embedding model needs embedding_dimensions 768 or 1024",
+            )
+
+
+def _check_tiers(spec: RoutingSpec) -> Iterator[Problem]:
+    for name, tier in spec.tiers.items():
+        seen: set[str] = set()
+        kinds: set[tuple[str, bool]] = set()
+        for index, target in enumerate(tier.targets):
+            path: KeyPath = ("tiers", name, "targets", index)
+            if target.model in seen:
+                yield Problem((*path, "model"), f"model '{target.model}' is listed twice in this tier")
+            seen.add(target.model)
+            if target.model not in spec.models:
+                yield Problem((*path, "model"), _unknown("model", target.model, spec.models))
+                continue
+            if spec.models[target.model].provider in spec.providers:
+                model = spec.models[target.model]
+                kinds.add((model.kind, _provider_kind(spec, target.model) == CORTEX))
+            if tier.strategy == "fallback" and target.weight != 1.0:
+                yield Problem((*path, "weight"), "weight only applies to a 'loadbalance' tier")
+        if len(kinds) > 1:
+            yield Problem(
+                ("tiers", name, "targets"),
+                "a tier mixes chat and embedding models, or Snowflake Cortex with gateway providers",
+            )
+        if tier.strategy == "loadbalance" and sum(target.weight for target in tier.targets) <= 0:
+            yield Problem(("tiers", name, "targets"), "loadbalance weights must have a positive total")
+        if tier.fallback_tier is not None and tier.fallback_tier not in spec.tiers:
+            yield Problem(("tiers", name, "fallback_tier"), _unknown("tier", tier.fallback_tier, spec.tiers))
+    yield from _check_fallback_cycles(spec)
+
+
+def _check_fallback_cycles(spec: RoutingSpec) -> Iterator[Problem]:
+    reported: set[frozenset[str]] = set()
+    for start in sorted(spec.tiers):
+        path = [start]
+        current = spec.tiers[start].fallback_tier
+        while current is not None and current in spec.tiers:
+            if current in path:
+                cycle = path[path.index(current) :]
+                if frozenset(cycle) not in reported:
+                    reported.add(frozenset(cycle))
+                    loop = " -> ".join([*cycle, current])
+                    yield Problem(("tiers", cycle[-1], "fallback_tier"), f"fallback cycle: {loop}")
+                break
+            path.append(current)
+            current = spec.tiers[current].fallback_tier
+
+
+def _references_are_sound(spec: RoutingSpec) -> bool:
+    """True when tiers can be walked: later rules expand chains and need every name to exist."""
+    return not any(True for _ in _check_models(spec)) and not any(True for _ in _check_tiers(spec))
+
+
+def _check_cache(cache: Cache | CacheOverride, path: KeyPath, spec: RoutingSpec) -> Iterator[Problem]:
+    model = cache.embedding_model
+    if model is None:
+        return
+    if model not in spec.models:
+        yield Problem((*path, "embedding_model"), _unknown("model", model, spec.models))
+    elif spec.models[model].kind != "embedding":
+        yield Problem((*path, "embedding_model"), f"model '{model}' is not an embedding model")
+    elif _provider_kind(spec, model) == CORTEX:
+        yield Problem((*path, "embedding_model"), "the gateway cannot call Snowflake Cortex for its cache")
+
+
+def _check_retry(retry: RetryOverride | None, path: KeyPath) -> Iterator[Problem]:
+    codes = retry.on_status_codes if retry is not None else None
+    if codes is not None and len(set(codes)) != len(codes):
+        yield Problem((*path, "on_status_codes"), "status codes are listed twice")
+
+
+def _check_tasks(spec: RoutingSpec) -> Iterator[Problem]:
+    for name, task in spec.tasks.items():
+        if task.tier not in spec.tiers:
+            yield Problem(("tasks", name, "tier"), _unknown("tier", task.tier, spec.tiers))
+        if task.cache is not None:
+            yield from _check_cache(task.cache, ("tasks", name, "cache"), spec)
+        yield from _check_retry(task.retry, ("tasks", name, "retry"))
+    yield from _check_cache(spec.defaults.cache, ("defaults", "cache"), spec)
+    codes = spec.defaults.retry.on_status_codes
+    if len(set(codes)) != len(codes):
+        yield Problem(("defaults", "retry", "on_status_codes"), "status codes are listed twice")
+
+
+def _is_gateway_task(spec: RoutingSpec, task: str) -> bool:
+    return _provider_kind(spec, tier_chain(spec, spec.tasks[task].tier)[0]) != CORTEX
+
+
+def _check_experiments(spec: RoutingSpec) -> Iterator[Problem]:
+    share: dict[tuple[str, str], float] = {}
+    for name, experiment in spec.experiments.items():
+        path: KeyPath = ("experiments", name)
+        if experiment.task not in spec.tasks:
+            yield Problem((*path, "task"), _unknown("task", experiment.task, spec.tasks))
+            continue
+        if spec.tasks[experiment.task].tier not in spec.tiers:
+            continue
+        if not _is_gateway_task(spec, experiment.task):
+            yield Problem((*path, "task"), "experiments need a task routed through the gateway")
+        variant = experiment.variant
+        if variant.model is not None and variant.model not in spec.models:
+            yield Problem((*path, "variant", "model"), _unknown("model", variant.model, spec.models))
+        elif variant.model is not None and _provider_kind(spec, variant.model) == CORTEX:
+            yield Problem((*path, "variant", "model"), "a variant must be served through the gateway")
+        if variant.tier is not None and variant.tier not in spec.tiers:
+            yield Problem((*path, "variant", "tier"), _unknown("tier", variant.tier, spec.tiers))
+        elif variant.tier is not None and variant.tier == spec.tasks[experiment.task].tier:
+            yield Problem((*path, "variant", "tier"), "the variant is the task's own tier")
+        if len(set(experiment.environments)) != len(experiment.environments):
+            yield Problem((*path, "environments"), "an environment is listed twice")
+        for environment in set(experiment.environments):
+            key = (experiment.task, environment)
+            share[key] = share.get(key, 0.0) + experiment.traffic_percent
+            if share[key] > 100:
+                yield Problem(
+                    (*path, "traffic_percent"),
+                    f"experiments on task '{experiment.task}' in {environment} take {share[key]:g}% > 100%",
+                )
+
+
+def _check_virtual_keys(spec: RoutingSpec) -> Iterator[Problem]:
+    for name, key in spec.virtual_keys.items():
+        for index, provider in enumerate(key.providers):
+            path: KeyPath = ("virtual_keys", name, "providers", index)
+            if provider not in spec.providers:
+                yield Problem(path, _unknown("provider", provider, spec.providers))
+            elif spec.providers[provider].kind == CORTEX:
+                yield Problem(path, "Snowflake Cortex is not reached through Portkey virtual keys")
+        if len(set(key.providers)) != len(key.providers):
+            yield Problem(("virtual_keys", name, "providers"), "a provider is listed twice")
+        if len(key.providers) > 1:
+            for provider in key.providers:
+                if f"{name}-{provider}" in spec.virtual_keys:
+                    yield Problem(
+                        ("virtual_keys", f"{name}-{provider}"),
+                        f"name clashes with the per-provider key of group '{name}'",
+                    )
+
+
+def _providers_used(spec: RoutingSpec, environment: str) -> dict[str, str]:
+    """Gateway provider -> the first task that routes to it in `environment`."""
+    used: dict[str, str] = {}
+    for task_name in sorted(spec.tasks):
+        models = list(tier_chain(spec, spec.tasks[task_name].tier))
+        for experiment in spec.experiments.values():
+            if experiment.task == task_name and environment in experiment.environments:
+                if experiment.variant.model in spec.models:
+                    models.append(experiment.variant.model)
+                elif experiment.variant.tier in spec.tiers:
+                    models.extend(tier_chain(spec, experiment.variant.tier))
+        for model in models:
+            provider = spec.models[model].provider
+            if spec.providers[provider].kind != CORTEX:
+                used.setdefault(provider, task_name)
+    return used
+
+
+def _check_environments(spec: RoutingSpec) -> Iterator[Problem]:
+    for missing in sorted(set(ENVIRONMENT_NAMES) - set(spec.environments)):
+        yield Problem(("environments", missing), "required environment is missing")
+    for env_name, overlay in spec.environments.items():
+        base: KeyPath = ("environments", env_name)
+        for provider in overlay.providers:
+            if provider not in spec.providers:
+                yield Problem((*base, "providers", provider), _unknown("provider", provider, spec.providers))
+        for provider, key_name in overlay.virtual_keys.items():
+            path: KeyPath = (*base, "virtual_keys", provider)
+            if provider not in spec.providers:
+                yield Problem(path, _unknown("provider", provider, spec.providers))
+            elif key_name not in spec.virtual_keys:
+                yield Problem(path, _unknown("virtual key", key_name, spec.virtual_keys))
+            elif spec.virtual_keys[key_name].environment != env_name:
+                owner = spec.virtual_keys[key_name].environment
+                yield Problem(path, f"{env_name} routes must not use the {owner} key '{key_name}'")
+            elif provider not in spec.virtual_keys[key_name].providers:
+                yield Problem(path, f"key '{key_name}' does not cover provider '{provider}'")
+        if overlay.portkey_targets == "virtual_key":
+            for provider, task in sorted(_providers_used(spec, env_name).items()):
+                if provider not in overlay.virtual_keys:
+                    yield Problem(
+                        (*base, "virtual_keys"),
+                        f"no virtual key for provider '{provider}' (task '{task}' routes to it)",
+                    )
+        if overlay.defaults is not None:
+            if overlay.defaults.cache is not None:
+                yield from _check_cache(overlay.defaults.cache, (*base, "defaults", "cache"), spec)
+            yield from _check_retry(overlay.defaults.retry, (*base, "defaults", "retry"))
+        for task in overlay.budgets.tasks:
+            if task not in spec.tasks:
+                yield Problem((*base, "budgets", "tasks", task), _unknown("task", task, spec.tasks))
+        task_total = sum(overlay.budgets.tasks.values())
+        if task_total > overlay.budgets.monthly_usd:
+            yield Problem(
+                (*base, "budgets", "tasks"),
+                f"task budgets add up to {task_total:g} USD, more than monthly_usd {overlay.budgets.monthly_usd:g}",
+            )
+        yield from _check_semantic_cache(spec, env_name)
+
+
+def _check_semantic_cache(spec: RoutingSpec, environment: str) -> Iterator[Problem]:
+    """A semantic cache needs a model to embed prompts with, in whatever layer turned it on."""
+    defaults = effective_defaults(spec, environment)
+    if defaults.cache.mode == "semantic" and defaults.cache.embedding_model is None:
+        yield Problem(
+            ("environments", environment, "defaults", "cache", "embedding_model"),
+            "a semantic cache needs an embedding_model",
+        )
+
+
+def check_references(spec: RoutingSpec) -> list[Problem]:
+    """Every whole-document problem of a structurally valid spec, in document order of sections."""
+    problems = list(_check_models(spec)) + list(_check_tiers(spec))
+    if problems or not _references_are_sound(spec):
+        return problems
+    problems += _check_tasks(spec)
+    if any(problem.path[0] == "tasks" and problem.path[-1] == "tier" for problem in problems):
+        return problems
+    problems += _check_experiments(spec)
+    problems += _check_virtual_keys(spec)
+    if any(problem.path[0] == "experiments" for problem in problems):
+        return problems
+    problems += _check_environments(spec)
+    return problems

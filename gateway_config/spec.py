@@ -1,0 +1,246 @@
+"""The routing spec: a typed, strict model of `gateway_config/routing.yaml`.
+
+This module only describes the *shape* of the spec (types, ranges, unknown keys). Rules that need
+the whole document (references between sections, fallback cycles, keys per environment) live in
+`gateway_config.rules`, so each error can name the exact key path that is wrong.
+
+Every model forbids unknown keys and runs in pydantic's strict mode: the gateway runtimes accept
+`num_retries: "three"` and silently ignore typos, so this is the only gate that catches them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+ENVIRONMENT_NAMES = ("staging", "prod", "local")
+
+Name = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$"),
+    Field(description="lower-case identifier: letters, digits, '_', '-', '.'; at most 63 characters"),
+]
+EnvironmentName = Literal["staging", "prod", "local"]
+EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")]
+HttpUrl = Annotated[
+    str,
+    StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$"),
+    Field(description="http(s) URL without query or fragment"),
+]
+StatusCode = Annotated[int, Field(ge=400, le=599)]
+Percent = Annotated[float, Field(ge=0, le=100)]
+Usd = Annotated[float, Field(ge=0)]
+
+
+class StrictModel(BaseModel):
+    """Base for every spec section: unknown keys and silent type coercion are errors."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+
+class Provider(StrictModel):
+    """An upstream API. `kind` decides the wire format the gateways speak to it."""
+
+    kind: Literal["openai", "anthropic", "openrouter", "snowflake_cortex"]
+    base_url: HttpUrl
+    api_key_env: EnvVarName | None = Field(
+        default=None,
+        description="environment variable that holds the key inside the gateway pod (from Pulumi ESC)",
+    )
+    description: str = ""
+
+    @model_validator(mode="after")
+    def _gateway_providers_need_a_key(self) -> Provider:
+        if self.kind != "snowflake_cortex" and self.api_key_env is None:
+            raise ValueError(f"a '{self.kind}' provider needs api_key_env")
+        return self
+
+
+class Model(StrictModel):
+    """A logical model name bound to one provider's model id."""
+
+    provider: Name
+    id: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
+    kind: Literal["chat", "embedding"] = "chat"
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] | None = Field(
+        default=None,
+        description="per-target timeout, near the provider's real p99: a hanging target costs this on "
+        "every request routed to it",
+    )
+    embedding_dimensions: Annotated[int, Field(ge=1, le=8192)] | None = None
+    description: str = ""
+
+
+class Target(StrictModel):
+    """One entry of a tier: a model, its weight under `loadbalance`, an optional timeout."""
+
+    model: Name
+    weight: Annotated[float, Field(ge=0)] = 1.0
+    timeout_seconds: Annotated[float, Field(gt=0, le=600)] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _accept_bare_model_name(cls, value: object) -> object:
+        # `targets: [gpt-4o, claude-sonnet]` is the common case; the mapping form adds weight/timeout.
+        return {"model": value} if isinstance(value, str) else value
+
+
+class Tier(StrictModel):
+    """Ordered targets and how traffic spreads over them.
+
+    `fallback`: the first healthy target serves, the next one takes over at once on failure.
+    `loadbalance`: traffic splits by `weight`; a failing target's share falls back to the others.
+    `fallback_tier`: appended after this tier's own targets when all of them fail.
+    """
+
+    description: str = ""
+    strategy: Literal["fallback", "loadbalance"] = "fallback"
+    targets: Annotated[list[Target], Field(min_length=1)]
+    fallback_tier: Name | None = None
+
+
+class Cache(StrictModel):
+    mode: Literal["semantic", "simple", "off"]
+    similarity_threshold: Annotated[float, Field(gt=0, le=1)] = 0.95
+    ttl_seconds: Annotated[int, Field(ge=1, le=30 * 24 * 3600)] = 3600
+    embedding_model: Name | None = Field(
+        default=None,
+        description="model that embeds prompts for the semantic cache (LiteLLM redis-semantic)",
+    )
+
+
+class CacheOverride(StrictModel):
+    mode: Literal["semantic", "simple", "off"] | None = None
+    similarity_threshold: Annotated[float, Field(gt=0, le=1)] | None = None
+    ttl_seconds: Annotated[int, Field(ge=1, le=30 * 24 * 3600)] | None = None
+    embedding_model: Name | None = None
+
+
+class Retry(StrictModel):
+    """The route's budget of retries. The generators spend it where no healthy alternative is left."""
+
+    attempts: Annotated[int, Field(ge=0, le=10)] = 3
+    backoff: Literal["exponential"] = "exponential"
+    on_status_codes: Annotated[list[StatusCode], Field(min_length=1)] = [429, 500, 502, 503, 504]
+
+
+class RetryOverride(StrictModel):
+    attempts: Annotated[int, Field(ge=0, le=10)] | None = None
+    backoff: Literal["exponential"] | None = None
+    on_status_codes: Annotated[list[StatusCode], Field(min_length=1)] | None = None
+
+
+TimeoutSeconds = Annotated[float, Field(gt=0, le=600)]
+
+
+class Defaults(StrictModel):
+    cache: Cache
+    retry: Retry = Retry()
+    request_timeout_seconds: TimeoutSeconds = 30
+    connection_pool: Annotated[int, Field(ge=1, le=10_000)] = 100
+    cooldown_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(
+        default=30,
+        description="how long a failing target is skipped (circuit breaker) before it is tried again",
+    )
+
+
+class DefaultsOverride(StrictModel):
+    cache: CacheOverride | None = None
+    retry: RetryOverride | None = None
+    request_timeout_seconds: TimeoutSeconds | None = None
+    connection_pool: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    cooldown_seconds: Annotated[int, Field(ge=1, le=3600)] | None = None
+
+
+class Task(StrictModel):
+    """A kind of work an application sends; clients name the task, never a model."""
+
+    description: str = ""
+    tier: Name
+    cache: CacheOverride | None = None
+    retry: RetryOverride | None = None
+    request_timeout_seconds: TimeoutSeconds | None = None
+
+
+class Variant(StrictModel):
+    """What the experiment's share of traffic is sent to: one model, or another tier."""
+
+    model: Name | None = None
+    tier: Name | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Variant:
+        if (self.model is None) == (self.tier is None):
+            raise ValueError("give exactly one of 'model' or 'tier'")
+        return self
+
+
+class Experiment(StrictModel):
+    """An A/B test or canary: `traffic_percent` of a task's requests go to the variant."""
+
+    description: str = ""
+    kind: Literal["ab", "canary"]
+    task: Name
+    variant: Variant
+    traffic_percent: Annotated[float, Field(gt=0, le=100)]
+    environments: Annotated[list[EnvironmentName], Field(min_length=1)] = list(ENVIRONMENT_NAMES)
+
+
+class VirtualKey(StrictModel):
+    """A Portkey virtual key. Portkey binds a key to one provider, so a key that covers several
+    providers is a group: one key per provider, named `<key>-<provider>`."""
+
+    description: str = ""
+    environment: EnvironmentName
+    providers: Annotated[list[Name], Field(min_length=1)]
+
+
+class Budgets(StrictModel):
+    monthly_usd: Usd
+    tasks: dict[Name, Usd] = {}
+
+
+class Slos(StrictModel):
+    error_rate_percent: Annotated[float, Field(gt=0, le=100)] = 1.0
+    p95_latency_seconds: Annotated[float, Field(gt=0, le=600)] = 10.0
+    cache_hit_rate_percent: Percent = 20.0
+    availability_percent: Annotated[float, Field(gt=0, le=100)] = 99.9
+    gateway_overhead_ms: Annotated[float, Field(gt=0, le=10_000)] = 100.0
+
+
+class ProviderOverride(StrictModel):
+    base_url: HttpUrl
+
+
+class Environment(StrictModel):
+    """Per-environment overlay over the shared routing."""
+
+    description: str = ""
+    portkey_targets: Literal["virtual_key", "custom_host"] = Field(
+        default="virtual_key",
+        description="virtual_key: Portkey cloud resolves keys; custom_host: targets name the provider "
+        "and its URL (the OSS gateway, which has no virtual keys)",
+    )
+    virtual_keys: dict[Name, Name] = Field(
+        default={}, description="provider -> the virtual key it uses in this environment"
+    )
+    providers: dict[Name, ProviderOverride] = {}
+    defaults: DefaultsOverride | None = None
+    budgets: Budgets
+    slos: Slos | None = None
+
+
+class RoutingSpec(StrictModel):
+    """The whole routing spec."""
+
+    version: Literal[1]
+    providers: Annotated[dict[Name, Provider], Field(min_length=1)]
+    models: Annotated[dict[Name, Model], Field(min_length=1)]
+    tiers: Annotated[dict[Name, Tier], Field(min_length=1)]
+    tasks: Annotated[dict[Name, Task], Field(min_length=1)]
+    defaults: Defaults
+    experiments: dict[Name, Experiment] = {}
+    virtual_keys: dict[Name, VirtualKey] = {}
+    slos: Slos = Slos()
+    environments: dict[EnvironmentName, Environment]
