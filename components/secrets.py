@@ -1,0 +1,77 @@
+"""Kubernetes Secrets for the gateway: provider API keys from ESC and a generated master key.
+
+The provider keys reach the program as secret stack config (the stack files import an ESC
+environment whose ``pulumiConfig`` maps ``fn::secret`` values onto ``llm-gateway:*ApiKey``), so
+they stay encrypted in state and redacted in previews. The LiteLLM master key is generated here
+and never leaves the cluster except through Pulumi's encrypted state. Every value is written as
+``string_data`` from a secret Output: nothing passes through plain text.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_kubernetes as k8s
+import pulumi_random as random
+
+from components.labels import object_labels
+
+MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+
+
+@dataclass(frozen=True)
+class GatewaySecretsArgs:
+    """Arguments of :class:`GatewaySecrets`."""
+
+    namespace: pulumi.Input[str]
+    # env var name (OPENAI_API_KEY, ...) → secret Output holding the key
+    provider_keys: Mapping[str, pulumi.Output[str]]
+
+
+class GatewaySecrets(pulumi.ComponentResource):
+    """Provider keys and the LiteLLM master key as Kubernetes Secrets, keyed by env var name."""
+
+    provider_keys_secret_name: pulumi.Output[str]
+    master_key_secret_name: pulumi.Output[str]
+
+    def __init__(self, name: str, args: GatewaySecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("llm-gateway:index:GatewaySecrets", name, None, opts)
+        labels = object_labels("gateway")
+
+        # Wrapped even though it arrives as secret config: a plain value handed in by mistake
+        # must still never be stored unencrypted.
+        provider_data = {env: pulumi.Output.secret(value) for env, value in sorted(args.provider_keys.items())}
+        provider_secret = k8s.core.v1.Secret(
+            f"{name}-provider-keys",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-provider-keys", namespace=args.namespace, labels=labels),
+            type="Opaque",
+            string_data=provider_data,
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
+        )
+
+        # The provider marks `result` secret, but mocks and some tooling do not: wrap it too.
+        password = random.RandomPassword(
+            f"{name}-master-key",
+            random.RandomPasswordArgs(length=48, special=False),
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+        )
+        # LiteLLM only accepts master keys that start with "sk-".
+        master_key = pulumi.Output.secret(pulumi.Output.concat("sk-", password.result))
+        master_secret = k8s.core.v1.Secret(
+            f"{name}-master-key-secret",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-master-key", namespace=args.namespace, labels=labels),
+            type="Opaque",
+            string_data={MASTER_KEY_ENV: master_key},
+            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
+        )
+
+        self.provider_keys_secret_name = provider_secret.metadata.apply(lambda meta: meta.name)
+        self.master_key_secret_name = master_secret.metadata.apply(lambda meta: meta.name)
+        self.register_outputs(
+            {
+                "provider_keys_secret_name": self.provider_keys_secret_name,
+                "master_key_secret_name": self.master_key_secret_name,
+            }
+        )

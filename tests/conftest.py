@@ -1,0 +1,186 @@
+"""Shared fixtures. For the Pulumi program: recording mocks and one run of the real program per stack.
+
+The recording mocks live in ``tools/offline.py`` (``RecordingMocks`` / ``RecordingMonitor``), which
+``make plan`` uses too, so the tests prove the same graph a reviewer is shown. Pulumi's runtime
+state is global to a process, so every stack runs in a process of its own; all runs a session needs
+run from one batch (Pulumi imported once, one forked child per run, see ``tools/offline.py``)
+started at session start and awaited on first use, which keeps the Pulumi suite to a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    # Tests import the repository's packages (components, tools, gateway_config) directly.
+    sys.path.insert(0, str(ROOT))
+
+# Fake provider keys: tests prove these never reach a ConfigMap, a plain input or an output.
+CANARY_SECRETS: dict[str, str] = {
+    "openaiApiKey": "sk-canary-openai-5b1f0c9e2d7a",
+    "anthropicApiKey": "sk-canary-anthropic-8c3e6a1f4b20",
+    "openrouterApiKey": "sk-canary-openrouter-2e9d7c5a0f13",
+}
+
+
+def placeholder_generated_tree(root: Path) -> Path:
+    """A minimal generated tree (docs/CONTRACT.md layout) for when the generator's is absent."""
+    for env in ("staging", "prod"):
+        env_dir = root / env
+        (env_dir / "litellm").mkdir(parents=True, exist_ok=True)
+        (env_dir / "portkey").mkdir(parents=True, exist_ok=True)
+        (env_dir / "litellm" / "config.yaml").write_text(
+            "model_list:\n"
+            "  - model_name: chat\n"
+            "    litellm_params: {model: openai/gpt-4o-mini, api_key: os.environ/OPENAI_API_KEY, order: 1}\n"
+            "general_settings: {master_key: os.environ/LITELLM_MASTER_KEY}\n"
+            "litellm_settings: {callbacks: [prometheus]}\n"
+        )
+        (env_dir / "portkey" / "chat.json").write_text(
+            json.dumps({"strategy": {"mode": "fallback"}, "targets": [{"virtual_key": f"{env}-all-providers"}]})
+        )
+        (env_dir / "routing.json").write_text(json.dumps({"environment": env, "tasks": {"chat": {"route": "gateway"}}}))
+    return root
+
+
+@dataclass
+class OfflineRun:
+    """Result of running the program offline for one stack."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    graph: dict[str, Any] | None
+
+
+class OfflineRuns:
+    """Named program runs, executed together by ``python -m tools.offline --batch`` (one import of
+    Pulumi, one forked child per run); ``get(name)`` waits for the batch."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self._argv: dict[str, list[str]] = {}
+        self._process: subprocess.Popen[str] | None = None
+        self._results: dict[str, OfflineRun] = {}
+
+    def add(
+        self,
+        name: str,
+        stack: str,
+        generated_dir: Path,
+        settings: dict[str, str] | None = None,
+        secrets: dict[str, str] | None = None,
+    ) -> None:
+        argv = ["--stack", stack, "--generated-dir", str(generated_dir)]
+        for key, value in (settings or {}).items():
+            argv += ["--set", f"{key}={value}"]
+        for key, value in (CANARY_SECRETS if secrets is None else secrets).items():
+            argv += ["--secret", f"{key}={value}"]
+        self._argv[name] = argv
+
+    def launch(self) -> None:
+        batch = self.workdir / "batch.json"
+        batch.write_text(json.dumps(self._argv))
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tools.offline", "--batch", str(batch)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def get(self, name: str) -> OfflineRun:
+        if not self._results:
+            assert self._process is not None, "launch() first"
+            stdout, stderr = self._process.communicate(timeout=180)
+            assert self._process.returncode == 0, f"offline batch failed:\n{stdout}\n{stderr}"
+            for run in self._argv:
+                rc = int((self.workdir / f"{run}.rc").read_text())
+                graph_file = self.workdir / f"{run}.json"
+                self._results[run] = OfflineRun(
+                    returncode=rc,
+                    stdout=(self.workdir / f"{run}.stdout").read_text(),
+                    stderr=(self.workdir / f"{run}.stderr").read_text(),
+                    graph=json.loads(graph_file.read_text()) if rc == 0 else None,
+                )
+        return self._results[name]
+
+    def graph(self, name: str) -> dict[str, Any]:
+        run = self.get(name)
+        assert run.returncode == 0 and run.graph is not None, f"run {name!r} failed:\n{run.stderr}"
+        return run.graph
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+
+
+@pytest.fixture(scope="session")
+def canary_secrets() -> dict[str, str]:
+    """The fake provider keys every offline run is given (config key → value)."""
+    return dict(CANARY_SECRETS)
+
+
+@pytest.fixture(scope="session")
+def generated_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The generator's committed tree when it is complete, else a placeholder in a temp dir."""
+    committed = ROOT / "gateway_config" / "generated"
+    if all((committed / env / "litellm" / "config.yaml").is_file() for env in ("staging", "prod")):
+        return committed
+    return placeholder_generated_tree(tmp_path_factory.mktemp("generated"))
+
+
+@pytest.fixture(scope="session")
+def changed_routing_root(generated_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the generated tree whose prod routing differs by one appended comment/key."""
+    copy = tmp_path_factory.mktemp("generated-changed") / "generated"
+    shutil.copytree(generated_root, copy)
+    config = copy / "prod" / "litellm" / "config.yaml"
+    config.write_text(config.read_text() + "\n# routing change: a reviewer-visible edit\n")
+    return copy
+
+
+@pytest.fixture(scope="session")
+def unchanged_copy_root(generated_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A byte-identical copy elsewhere: the checksum must depend on content, not location."""
+    copy = tmp_path_factory.mktemp("generated-copy") / "generated"
+    shutil.copytree(generated_root, copy)
+    return copy
+
+
+@pytest.fixture(scope="session")
+def offline_runs(
+    tmp_path_factory: pytest.TempPathFactory,
+    generated_root: Path,
+    changed_routing_root: Path,
+    unchanged_copy_root: Path,
+) -> Iterator[OfflineRuns]:
+    """Every program run the Pulumi tests need, started in parallel."""
+    runs = OfflineRuns(tmp_path_factory.mktemp("offline-runs"))
+    runs.add("staging", "staging", generated_root)
+    runs.add("prod", "prod", generated_root)
+    runs.add("prod-unchanged-copy", "prod", unchanged_copy_root)
+    runs.add("prod-routing-changed", "prod", changed_routing_root)
+    runs.add("staging-portkey", "staging", generated_root, settings={"engine": "portkey"})
+    runs.add("prod-bad-settings", "prod", generated_root, settings={"replicaz": "3", "maxReplicas": "three"})
+    runs.add("prod-plain-key", "prod", generated_root, secrets={}, settings=CANARY_SECRETS)
+    runs.launch()
+    yield runs
+    runs.stop()
+
+
+@pytest.fixture(scope="session", params=["staging", "prod"])
+def stack_graph(request: pytest.FixtureRequest, offline_runs: OfflineRuns) -> dict[str, Any]:
+    """The recorded resource graph of one stack (runs once per stack per session)."""
+    return offline_runs.graph(request.param)

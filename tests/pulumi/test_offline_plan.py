@@ -1,0 +1,115 @@
+"""`make plan STACK=…`: the resource tree with key fields and no credentials, plus manifests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tools.offline import OFFLINE_SECRET_PLACEHOLDER, ROOT
+from tools.plan import print_tree
+
+PLAN_BUDGET_SECONDS = 15
+
+
+@pytest.fixture(scope="module")
+def canary_values(canary_secrets: dict[str, str]) -> list[str]:
+    return list(canary_secrets.values())
+
+
+@pytest.fixture(scope="module")
+def plans(generated_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[str, Path, float]]:
+    """The prod plan run exactly as `make plan` runs it (staging's tree is printed in-process below)."""
+    started = {}
+    for stack in ("prod",):
+        out = tmp_path_factory.mktemp(f"plan-{stack}")
+        cmd = [
+            sys.executable,
+            "tools/plan.py",
+            "--stack",
+            stack,
+            "--out",
+            str(out),
+            "--generated-dir",
+            str(generated_root),
+        ]
+        started[stack] = (
+            subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True),
+            out,
+            time.monotonic(),
+        )
+    results = {}
+    for stack, (process, out, start) in started.items():
+        stdout, stderr = process.communicate(timeout=60)
+        assert process.returncode == 0, stderr
+        results[stack] = (stdout, out, time.monotonic() - start)
+    return results
+
+
+def test_prod_plan_lists_the_acceptance_objects(plans: dict[str, tuple[str, Path, float]]) -> None:
+    stdout, _, elapsed = plans["prod"]
+    for needle in (
+        "kubernetes:apps/v1:Deployment  llm-gateway-deployment",
+        "kubernetes:core/v1:Service  llm-gateway-service",
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler  llm-gateway-hpa",
+        "kubernetes:policy/v1:PodDisruptionBudget  llm-gateway-pdb",
+        "kubernetes:networking.k8s.io/v1:NetworkPolicy  llm-gateway-netpol",
+        "kubernetes:core/v1:ConfigMap  llm-gateway-config",
+        "kubernetes:core/v1:Secret  llm-gateway-provider-keys",
+        "kubernetes:core/v1:Secret  llm-gateway-master-key-secret",
+        "kubernetes:apps/v1:StatefulSet  llm-gateway-redis-statefulset",
+        "kubernetes:core/v1:Secret  llm-gateway-redis-auth",
+        "PVC template data: 10Gi",
+        "replicas 3..10",
+        "minAvailable=2",
+        "gatewayUrl = http://llm-gateway.llm-gateway.svc.cluster.local",
+    ):
+        assert needle in stdout, needle
+    assert elapsed < PLAN_BUDGET_SECONDS
+
+
+def test_staging_plan_shows_the_smaller_sizing(
+    offline_runs: Any, capsys: pytest.CaptureFixture[str], canary_values: list[str]
+) -> None:
+    print_tree(offline_runs.graph("staging"))
+    stdout = capsys.readouterr().out
+    assert "replicas 1..2" in stdout and "storage: emptyDir (no persistence)" in stdout
+    assert "PVC template" not in stdout
+    for canary in canary_values:
+        assert canary not in stdout
+
+
+def test_plan_shows_no_secret_values(plans: dict[str, tuple[str, Path, float]]) -> None:
+    stdout, out, _ = plans["prod"]
+    texts = [stdout, *(path.read_text() for path in out.glob("*.yaml"))]
+    for text in texts:
+        assert OFFLINE_SECRET_PLACEHOLDER not in text
+        assert "mock-password-" not in text
+
+
+def test_plan_writes_one_manifest_per_object(plans: dict[str, tuple[str, Path, float]]) -> None:
+    _, out, _ = plans["prod"]
+    documents = [yaml.safe_load(path.read_text()) for path in sorted(out.glob("*.yaml"))]
+    kinds = {doc["kind"] for doc in documents}
+    assert {"Deployment", "StatefulSet", "Secret", "ConfigMap", "ServiceMonitor"} <= kinds
+    secret = next(doc for doc in documents if doc["metadata"]["name"] == "llm-gateway-provider-keys")
+    assert set(secret["stringData"].values()) == {"[secret]"}
+
+
+def test_plan_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
+    from tools.plan import write_manifests
+
+    (tmp_path / "precious.yaml").write_text("keep: me\n")
+    with pytest.raises(SystemExit):
+        write_manifests({"resources": []}, tmp_path)
+    assert (tmp_path / "precious.yaml").exists()
+
+
+def test_makefile_has_the_plan_target() -> None:
+    makefile = (ROOT / "Makefile").read_text()
+    assert "\nplan: " in makefile and "tools/plan.py --stack $(STACK)" in makefile

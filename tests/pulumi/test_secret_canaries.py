@@ -1,0 +1,75 @@
+"""Canary provider keys and generated passwords appear only as secrets: never in a ConfigMap,
+a plain (non-secret) input, or a stack output."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from pulumi_graph import objects
+
+from tools.offline import MOCK_PASSWORD_PREFIX, SECRET_MARKER
+
+
+def _strip_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {SECRET_MARKER}:
+            return "<secret>"
+        return {k: _strip_secrets(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_strip_secrets(v) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def needles(canary_secrets: dict[str, str]) -> list[str]:
+    """The canaries, and the mocked RandomPassword results (master key and Redis password)."""
+    return [*canary_secrets.values(), MOCK_PASSWORD_PREFIX]
+
+
+@pytest.mark.parametrize("run", ["staging", "prod", "staging-portkey"])
+def test_no_secret_in_plain_inputs_or_outputs(offline_runs: Any, run: str, needles: list[str]) -> None:
+    graph = offline_runs.graph(run)
+    for resource in graph["resources"]:
+        if resource["type"] == "random:index/randomPassword:RandomPassword":
+            continue  # its inputs are only the length/charset
+        plain = json.dumps(_strip_secrets(resource["inputs"]))
+        for needle in needles:
+            assert needle not in plain, f"{needle!r} in plain inputs of {resource['name']}"
+    outputs = json.dumps(graph["outputs"])
+    for needle in needles:
+        assert needle not in outputs
+
+
+@pytest.mark.parametrize("run", ["staging", "prod"])
+def test_secrets_do_reach_their_kubernetes_secrets(offline_runs: Any, run: str, canary_secrets: dict[str, str]) -> None:
+    # The negative test above only means something if the values are really there, as secrets.
+    graph = offline_runs.graph(run)
+    everything = json.dumps(graph["resources"])
+    for canary in canary_secrets.values():
+        assert canary in everything
+    secrets = {s["metadata"]["name"]: s for s in objects(graph, "Secret")}
+    provider = secrets["llm-gateway-provider-keys"]["stringData"]
+    assert sorted(provider.values()) == sorted(canary_secrets.values())
+    assert secrets["llm-gateway-master-key"]["stringData"]["LITELLM_MASTER_KEY"].startswith(
+        "sk-" + MOCK_PASSWORD_PREFIX
+    )
+    assert secrets["llm-gateway-redis-auth"]["stringData"]["REDIS_PASSWORD"].startswith(MOCK_PASSWORD_PREFIX)
+
+
+@pytest.mark.parametrize("run", ["staging", "prod", "staging-portkey"])
+def test_no_secret_in_any_configmap(offline_runs: Any, run: str, needles: list[str]) -> None:
+    for config_map in objects(offline_runs.graph(run), "ConfigMap"):
+        text = json.dumps(config_map)
+        for needle in needles:
+            assert needle not in text
+
+
+def test_plain_provider_key_is_refused(offline_runs: Any, canary_secrets: dict[str, str]) -> None:
+    run = offline_runs.get("prod-plain-key")
+    assert run.returncode == 2
+    assert "llm-gateway:openaiApiKey: must be a secret" in run.stderr
+    assert "Traceback" not in run.stderr
+    for canary in canary_secrets.values():
+        assert canary not in run.stderr + run.stdout

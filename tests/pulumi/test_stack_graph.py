@@ -1,0 +1,255 @@
+"""Whole-graph assertions per stack: every expected object, the right settings, unique names."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import Any
+
+from pulumi_graph import container, env_by_name, manifests, objects, one
+
+NS = "llm-gateway"
+GATEWAY = "llm-gateway"
+REDIS = "llm-gateway-redis"
+
+EXPECTED_OBJECTS = {
+    ("Namespace", NS),
+    ("NetworkPolicy", "default-deny-all"),
+    ("Secret", "llm-gateway-provider-keys"),
+    ("Secret", "llm-gateway-master-key"),
+    ("ConfigMap", "llm-gateway-config"),
+    ("Deployment", GATEWAY),
+    ("Service", GATEWAY),
+    ("HorizontalPodAutoscaler", GATEWAY),
+    ("PodDisruptionBudget", GATEWAY),
+    ("NetworkPolicy", GATEWAY),
+    ("ServiceMonitor", GATEWAY),
+    ("Secret", "llm-gateway-redis-auth"),
+    ("StatefulSet", REDIS),
+    ("Service", REDIS),
+    ("PodDisruptionBudget", REDIS),
+    ("NetworkPolicy", REDIS),
+}
+COMPONENTS = {
+    "llm-gateway:index:GatewayNamespace",
+    "llm-gateway:index:GatewaySecrets",
+    "llm-gateway:index:RedisCache",
+    "llm-gateway:index:Gateway",
+}
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def _kinds_and_names(graph: dict[str, Any]) -> set[tuple[str, str]]:
+    return {(obj["kind"], obj["metadata"]["name"]) for obj in objects_all(graph)}
+
+
+def objects_all(graph: dict[str, Any]) -> list[dict[str, Any]]:
+    return manifests(graph)
+
+
+def test_every_expected_object_exists(stack_graph: dict[str, Any]) -> None:
+    assert _kinds_and_names(stack_graph) == EXPECTED_OBJECTS
+    types = Counter(resource["type"] for resource in stack_graph["resources"])
+    assert set(types) >= COMPONENTS
+    assert types["random:index/randomPassword:RandomPassword"] == 2  # master key + Redis password
+
+
+def test_names_are_unique(stack_graph: dict[str, Any]) -> None:
+    urns = [resource["urn"] for resource in stack_graph["resources"]]
+    assert len(urns) == len(set(urns))
+    keys = [
+        (o["apiVersion"], o["kind"], o["metadata"].get("namespace"), o["metadata"]["name"])
+        for o in objects_all(stack_graph)
+    ]
+    assert len(keys) == len(set(keys))
+
+
+def test_children_are_parented_and_prefixed(stack_graph: dict[str, Any]) -> None:
+    by_urn = {resource["urn"]: resource for resource in stack_graph["resources"]}
+    for resource in stack_graph["resources"]:
+        if resource["type"] in COMPONENTS:
+            continue
+        parent = by_urn.get(resource["parent"])
+        assert parent is not None and parent["type"] in COMPONENTS, resource["name"]
+        assert resource["name"].startswith(parent["name"] + "-"), resource["name"]
+
+
+def test_everything_lives_in_the_gateway_namespace(stack_graph: dict[str, Any]) -> None:
+    for obj in objects_all(stack_graph):
+        if obj["kind"] != "Namespace":
+            assert obj["metadata"]["namespace"] == NS, obj["metadata"]["name"]
+    labels = one(stack_graph, "Namespace", NS)["metadata"]["labels"]
+    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+def test_staging_is_small(offline_runs: Any) -> None:
+    graph = offline_runs.graph("staging")
+    hpa = one(graph, "HorizontalPodAutoscaler", GATEWAY)["spec"]
+    assert (hpa["minReplicas"], hpa["maxReplicas"]) == (1, 2)
+    assert one(graph, "PodDisruptionBudget", GATEWAY)["spec"] == {
+        "maxUnavailable": 1,
+        "selector": {
+            "matchLabels": {"app.kubernetes.io/name": "llm-gateway", "app.kubernetes.io/component": "gateway"}
+        },
+    }
+    assert container(graph, "Deployment", GATEWAY)["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
+    redis = one(graph, "StatefulSet", REDIS)["spec"]
+    assert "volumeClaimTemplates" not in redis
+    assert [v["name"] for v in redis["template"]["spec"]["volumes"] if "emptyDir" in v] == ["data"]
+
+
+def test_prod_is_redundant_persistent_and_pinned(offline_runs: Any) -> None:
+    graph = offline_runs.graph("prod")
+    hpa = one(graph, "HorizontalPodAutoscaler", GATEWAY)["spec"]
+    assert hpa["minReplicas"] >= 3 and hpa["maxReplicas"] >= hpa["minReplicas"]
+    assert one(graph, "PodDisruptionBudget", GATEWAY)["spec"]["minAvailable"] == 2
+    redis = one(graph, "StatefulSet", REDIS)["spec"]
+    (claim,) = redis["volumeClaimTemplates"]
+    assert claim["metadata"]["name"] == "data"
+    assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
+    for kind, name in (("Deployment", GATEWAY), ("StatefulSet", REDIS)):
+        assert DIGEST.search(container(graph, kind, name)["image"]), kind
+    spread = one(graph, "Deployment", GATEWAY)["spec"]["template"]["spec"]["topologySpreadConstraints"]
+    assert {"topology.kubernetes.io/zone": "DoNotSchedule"}.items() <= {
+        c["topologyKey"]: c["whenUnsatisfiable"] for c in spread
+    }.items()
+
+
+def test_pods_are_hardened(stack_graph: dict[str, Any]) -> None:
+    for kind, name in (("Deployment", GATEWAY), ("StatefulSet", REDIS)):
+        pod = one(stack_graph, kind, name)["spec"]["template"]["spec"]
+        assert pod["automountServiceAccountToken"] is False
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+        for spec in pod["containers"]:
+            security = spec["securityContext"]
+            assert security["readOnlyRootFilesystem"] is True
+            assert security["allowPrivilegeEscalation"] is False
+            assert security["capabilities"] == {"drop": ["ALL"]}
+            assert security["runAsUser"] != 0
+            assert {"requests", "limits"} <= set(spec["resources"])
+            assert ":latest" not in spec["image"]
+
+
+def test_litellm_container(stack_graph: dict[str, Any]) -> None:
+    deployment = one(stack_graph, "Deployment", GATEWAY)
+    assert "replicas" not in deployment["spec"]  # the HPA owns the count
+    spec = container(stack_graph, "Deployment", GATEWAY)
+    assert spec["startupProbe"]["httpGet"]["path"] == "/health/liveliness"
+    assert spec["livenessProbe"]["httpGet"]["path"] == "/health/liveliness"
+    assert spec["readinessProbe"]["httpGet"]["path"] == "/health/readiness"
+    assert spec["ports"] == [{"containerPort": 4000, "name": "http", "protocol": "TCP"}]
+    env = env_by_name(spec)
+    assert env["REDIS_HOST"]["value"] == f"{REDIS}.{NS}.svc.cluster.local"
+    assert env["REDIS_PORT"]["value"] == "6379"
+    expected_refs = {
+        "REDIS_PASSWORD": ("llm-gateway-redis-auth", "REDIS_PASSWORD"),
+        "OPENAI_API_KEY": ("llm-gateway-provider-keys", "OPENAI_API_KEY"),
+        "ANTHROPIC_API_KEY": ("llm-gateway-provider-keys", "ANTHROPIC_API_KEY"),
+        "OPENROUTER_API_KEY": ("llm-gateway-provider-keys", "OPENROUTER_API_KEY"),
+        "LITELLM_MASTER_KEY": ("llm-gateway-master-key", "LITELLM_MASTER_KEY"),
+    }
+    for name, (secret, key) in expected_refs.items():
+        assert "value" not in env[name]
+        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": key}
+        assert key in one(stack_graph, "Secret", secret)["stringData"]
+    # The config LiteLLM is told to read is the ConfigMap item mounted at that path.
+    config_path = spec["args"][spec["args"].index("--config") + 1]
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    mount = next(m for m in spec["volumeMounts"] if m["name"] == "config")
+    assert mount["readOnly"] is True
+    items = {mount["mountPath"] + "/" + item["path"]: item["key"] for item in volumes["config"]["configMap"]["items"]}
+    assert volumes["config"]["configMap"]["name"] == "llm-gateway-config"
+    assert items[config_path] in one(stack_graph, "ConfigMap", "llm-gateway-config")["data"]
+    assert any(m["mountPath"] == "/tmp" for m in spec["volumeMounts"])
+
+
+def test_every_env_var_the_generated_config_reads_is_set(stack_graph: dict[str, Any]) -> None:
+    # docs/CONTRACT.md: secrets and endpoints appear in the LiteLLM config only as os.environ/NAME.
+    config = one(stack_graph, "ConfigMap", "llm-gateway-config")["data"]["litellm.config.yaml"]
+    referenced = set(re.findall(r"os\.environ/([A-Z0-9_]+)", config))
+    assert referenced, "the generated LiteLLM config references no environment variables"
+    assert referenced <= set(env_by_name(container(stack_graph, "Deployment", GATEWAY)))
+
+
+def test_service_hpa_and_monitor_target_the_gateway(stack_graph: dict[str, Any]) -> None:
+    selector = one(stack_graph, "Deployment", GATEWAY)["spec"]["selector"]["matchLabels"]
+    pod_labels = one(stack_graph, "Deployment", GATEWAY)["spec"]["template"]["metadata"]["labels"]
+    assert selector.items() <= pod_labels.items()
+    service = one(stack_graph, "Service", GATEWAY)["spec"]
+    assert service["type"] == "ClusterIP" and service["selector"] == selector
+    assert service["ports"] == [{"name": "http", "port": 80, "targetPort": "http"}]
+    hpa = one(stack_graph, "HorizontalPodAutoscaler", GATEWAY)
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": GATEWAY}
+    monitor = one(stack_graph, "ServiceMonitor", GATEWAY)
+    assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
+    assert monitor["spec"]["selector"]["matchLabels"] == selector
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+
+
+def test_network_policies(stack_graph: dict[str, Any]) -> None:
+    gateway = one(stack_graph, "NetworkPolicy", GATEWAY)["spec"]
+    assert gateway["policyTypes"] == ["Ingress", "Egress"]
+    (ingress,) = gateway["ingress"]
+    (peer,) = ingress["from"]
+    (expression,) = peer["namespaceSelector"]["matchExpressions"]
+    assert expression["key"] == "kubernetes.io/metadata.name" and expression["operator"] == "In"
+    assert "monitoring" in expression["values"] and "podSelector" not in peer
+    egress_ports = {(p["port"], p["protocol"]) for rule in gateway["egress"] for p in rule["ports"]}
+    assert egress_ports == {(6379, "TCP"), (53, "UDP"), (53, "TCP"), (443, "TCP")}
+    redis_rule = next(rule for rule in gateway["egress"] if rule["ports"][0]["port"] == 6379)
+    assert redis_rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "redis"
+
+    redis = one(stack_graph, "NetworkPolicy", REDIS)["spec"]
+    assert redis["egress"] == []
+    (rule,) = redis["ingress"]
+    assert rule["from"] == [
+        {"podSelector": {"matchLabels": one(stack_graph, "Deployment", GATEWAY)["spec"]["selector"]["matchLabels"]}}
+    ]
+    assert rule["ports"] == [{"port": 6379, "protocol": "TCP"}]
+
+    default_deny = one(stack_graph, "NetworkPolicy", "default-deny-all")["spec"]
+    assert default_deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+
+
+def test_redis_is_capped_authenticated_and_internal(stack_graph: dict[str, Any]) -> None:
+    spec = container(stack_graph, "StatefulSet", REDIS)
+    args = spec["args"]
+    assert args[args.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    maxmemory_mb = int(args[args.index("--maxmemory") + 1].removesuffix("mb"))
+    limit_mi = int(spec["resources"]["limits"]["memory"].removesuffix("Mi"))
+    assert 0 < maxmemory_mb < limit_mi
+    assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
+    # LiteLLM's redis-semantic cache needs the query engine the Redis 8 image bundles.
+    assert args[args.index("--loadmodule") + 1].endswith("/redisearch.so")
+    assert env_by_name(spec)["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "llm-gateway-redis-auth"
+    for service in objects(stack_graph, "Service"):
+        assert service["spec"]["type"] == "ClusterIP", "no NodePort/LoadBalancer anywhere"
+    assert one(stack_graph, "Service", REDIS)["spec"]["clusterIP"] == "None"
+    assert one(stack_graph, "StatefulSet", REDIS)["spec"]["serviceName"] == REDIS
+
+
+def test_outputs(stack_graph: dict[str, Any]) -> None:
+    outputs = stack_graph["outputs"]
+    assert outputs["gatewayUrl"]["value"] == f"http://{GATEWAY}.{NS}.svc.cluster.local"
+    assert outputs["redisServiceName"]["value"] == REDIS
+    checksum = one(stack_graph, "Deployment", GATEWAY)["spec"]["template"]["metadata"]["annotations"]
+    assert checksum == {"llm-gateway/config-checksum": outputs["configChecksum"]["value"]}
+    assert not any(output["secret"] for output in outputs.values())
+
+
+def test_portkey_engine(offline_runs: Any) -> None:
+    graph = offline_runs.graph("staging-portkey")
+    spec = container(graph, "Deployment", GATEWAY)
+    assert spec["image"].startswith("portkeyai/gateway:")
+    assert "--headless" in spec["args"]
+    assert env_by_name(spec)["NODE_ENV"]["value"] == "production"
+    for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+        assert spec[probe]["tcpSocket"] == {"port": "http"}
+    assert spec["ports"][0]["containerPort"] == 8787
+    # OSS Portkey has no virtual keys and reads no keys from env: none are mounted.
+    assert not any("API_KEY" in name for name in env_by_name(spec))
+    assert not objects(graph, "ServiceMonitor")  # no /metrics in the OSS build
+    data = one(graph, "ConfigMap", "llm-gateway-config")["data"]
+    assert any(key.startswith("portkey.") for key in data) and "litellm.config.yaml" not in data

@@ -1,0 +1,1 @@
+"""Developer tools: the offline runner and plan for the Pulumi program."""

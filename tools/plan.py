@@ -1,0 +1,183 @@
+"""Offline plan: what `pulumi up -s <stack>` would register, without cloud access or credentials.
+
+    python tools/plan.py --stack prod [--out DIR] [--generated-dir DIR]
+
+Runs the real program under Pulumi's mocks with the stack's config (Pulumi.yaml defaults, then
+Pulumi.<stack>.yaml). ESC secrets are unreachable offline, so placeholders stand in for them and
+every secret value prints as ``[secret]``. Prints the resource tree with each object's key fields;
+with ``--out`` also writes the rendered Kubernetes manifests, one YAML file per object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tools.offline import REDACTED, ROOT, render_manifests, run_program, stack_config, unwrap_secrets
+
+PLAN_MARKER = ".llm-gateway-plan"
+
+
+def _kind(resource_type: str) -> str:
+    return resource_type.rsplit(":", 1)[-1]
+
+
+def _container_summary(pod_spec: dict[str, Any]) -> list[str]:
+    lines = []
+    for container in pod_spec.get("containers", []):
+        res = container.get("resources", {})
+        req, lim = res.get("requests", {}), res.get("limits", {})
+        lines.append(f"image={container.get('image')}")
+        lines.append(
+            f"cpu={req.get('cpu')}/{lim.get('cpu')} memory={req.get('memory')}/{lim.get('memory')} (request/limit)"
+        )
+        probes = []
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            spec = container.get(probe)
+            if spec:
+                target = spec.get("httpGet", {}).get("path") or ("tcp" if "tcpSocket" in spec else "exec")
+                probes.append(f"{probe.removesuffix('Probe')}={target}")
+        if probes:
+            lines.append("probes: " + " ".join(probes))
+        secret_env = [e["name"] for e in container.get("env", []) if "valueFrom" in e]
+        if secret_env:
+            lines.append("env from Secrets: " + ", ".join(secret_env))
+    return lines
+
+
+def key_fields(resource: dict[str, Any]) -> list[str]:
+    """The few fields a reviewer needs per object, secrets redacted."""
+    inputs = unwrap_secrets(resource["inputs"], redact=True)
+    kind = _kind(resource["type"])
+    spec = inputs.get("spec") or {}
+    meta = inputs.get("metadata") or {}
+    where = f"{meta.get('namespace')}/{meta.get('name')}" if meta.get("namespace") else meta.get("name")
+    lines = [f"k8s name: {where}"] if meta.get("name") else []
+    if kind == "Namespace":
+        lines.append(f"pod-security={meta.get('labels', {}).get('pod-security.kubernetes.io/enforce')}")
+    elif kind == "Deployment":
+        template = spec.get("template", {})
+        annotations = template.get("metadata", {}).get("annotations", {})
+        lines += [f"{k}={v[:16]}…" for k, v in annotations.items()]
+        lines += _container_summary(template.get("spec", {}))
+        spread = template.get("spec", {}).get("topologySpreadConstraints", [])
+        lines.append("spread: " + ", ".join(f"{c['topologyKey']}:{c['whenUnsatisfiable']}" for c in spread))
+    elif kind == "StatefulSet":
+        template = spec.get("template", {})
+        claims = spec.get("volumeClaimTemplates") or []
+        args = template.get("spec", {}).get("containers", [{}])[0].get("args", [])
+        maxmemory = args[args.index("--maxmemory") + 1] if "--maxmemory" in args else "?"
+        lines.append(f"replicas={spec.get('replicas')} maxmemory={maxmemory}")
+        lines += _container_summary(template.get("spec", {}))
+        if claims:
+            for claim in claims:
+                size = claim["spec"]["resources"]["requests"]["storage"]
+                lines.append(f"PVC template {claim['metadata']['name']}: {size}")
+        else:
+            lines.append("storage: emptyDir (no persistence)")
+    elif kind == "HorizontalPodAutoscaler":
+        target = spec.get("metrics", [{}])[0].get("resource", {}).get("target", {})
+        lines.append(
+            f"replicas {spec.get('minReplicas')}..{spec.get('maxReplicas')}, cpu {target.get('averageUtilization')}%"
+        )
+    elif kind == "PodDisruptionBudget":
+        budget = {k: spec[k] for k in ("minAvailable", "maxUnavailable") if k in spec}
+        lines.append(", ".join(f"{k}={v}" for k, v in budget.items()))
+    elif kind == "Service":
+        ports = ", ".join(f"{p.get('port')}->{p.get('targetPort')}" for p in spec.get("ports", []))
+        headless = " headless" if spec.get("clusterIP") == "None" else ""
+        lines.append(f"type={spec.get('type')}{headless} ports {ports}")
+    elif kind in ("Secret", "ConfigMap"):
+        data = inputs.get("stringData") or inputs.get("data") or {}
+        shown = "values [secret]" if kind == "Secret" else f"{sum(len(v) for v in data.values())} bytes"
+        lines.append(f"keys: {', '.join(sorted(data))} ({shown})")
+    elif kind == "NetworkPolicy":
+        lines.append(f"policyTypes={spec.get('policyTypes')}")
+        for rule in spec.get("ingress") or []:
+            sources = [
+                ",".join(expr["values"])
+                for peer in rule.get("from", [])
+                for expr in peer.get("namespaceSelector", {}).get("matchExpressions", [])
+            ] or [str(peer.get("podSelector", {}).get("matchLabels")) for peer in rule.get("from", [])]
+            ports = ", ".join(f"{p['port']}/{p.get('protocol', 'TCP')}" for p in rule.get("ports", []))
+            lines.append(f"ingress from {' | '.join(sources)} on {ports}")
+        for rule in spec.get("egress") or []:
+            ports = ", ".join(f"{p['port']}/{p.get('protocol', 'TCP')}" for p in rule.get("ports", []))
+            lines.append(f"egress to {'listed peers' if rule.get('to') else 'any'} on {ports}")
+    elif kind == "ServiceMonitor":
+        lines.append("endpoints " + ", ".join(e.get("path", "/metrics") for e in spec.get("endpoints", [])))
+    elif kind == "RandomPassword":
+        lines.append(f"length={inputs.get('length')} (value is a secret)")
+    return lines
+
+
+def print_tree(graph: dict[str, Any]) -> None:
+    resources = graph["resources"]
+    children: dict[str, list[dict[str, Any]]] = {}
+    urns = {r["urn"] for r in resources}
+    for resource in resources:
+        parent = resource["parent"] if resource["parent"] in urns else ""
+        children.setdefault(parent, []).append(resource)
+
+    def walk(parent: str, indent: str) -> None:
+        items = sorted(children.get(parent, []), key=lambda r: (r["custom"], r["type"], r["name"]))
+        for i, resource in enumerate(items):
+            last = i == len(items) - 1
+            print(f"{indent}{'└─' if last else '├─'} {resource['type']}  {resource['name']}")
+            detail_indent = indent + ("   " if last else "│  ")
+            for line in key_fields(resource):
+                print(f"{detail_indent}    {line}")
+            walk(resource["urn"], detail_indent)
+
+    print(f"stack {graph['stack']}: {len(resources)} resources")
+    walk("", "")
+    print("outputs:")
+    for key, output in graph["outputs"].items():
+        print(f"  {key} = {REDACTED if output['secret'] else output['value']}")
+
+
+def write_manifests(graph: dict[str, Any], out: Path) -> int:
+    """Write one YAML per Kubernetes object; refuses to touch a folder it did not create."""
+    if out.exists() and any(out.iterdir()) and not (out / PLAN_MARKER).exists():
+        raise SystemExit(f"error: {out} is not empty and was not written by the plan; choose another OUT")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / PLAN_MARKER).write_text("written by tools/plan.py; stale YAML here is deleted on the next run\n")
+    for stale in out.glob("*.yaml"):
+        stale.unlink()
+    manifests = render_manifests(graph, redact=True)
+    for index, manifest in enumerate(manifests):
+        name = f"{index:02d}-{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
+        (out / name).write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return len(manifests)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stack", required=True, choices=sorted(p.name[7:-5] for p in ROOT.glob("Pulumi.*.yaml")))
+    parser.add_argument("--out", type=Path, help="write rendered Kubernetes manifests here")
+    parser.add_argument("--generated-dir", type=Path, help="generated tree to read instead of the committed one")
+    args = parser.parse_args(argv)
+    if args.generated_dir:
+        import os
+
+        from components.generated_config import GENERATED_DIR_ENV
+
+        os.environ[GENERATED_DIR_ENV] = str(args.generated_dir.resolve())
+
+    config, secret_keys = stack_config(args.stack)
+    graph = run_program(args.stack, config, secret_keys)
+    print_tree(graph)
+    if args.out:
+        count = write_manifests(graph, args.out)
+        print(f"wrote {count} manifests to {args.out}/")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
