@@ -38,3 +38,50 @@ test: lint check ## everything CI runs: lint, stale-check, unit and end-to-end t
 
 bench-build: $(STAMP) ## time the generator on the real spec and a synthetic 1,000-task spec
 	$(PY) bench/bench_build.py
+
+.PHONY: plan
+STACK ?= staging
+plan: $(STAMP) ## offline plan of STACK (staging|prod): resource tree, no credentials; OUT=dir writes manifests
+	$(PY) tools/plan.py --stack $(STACK) $(if $(OUT),--out $(OUT))
+
+# --- local runtimes (issue 4): the real gateways on loopback, each in its own environment ------------
+LITELLM_VENV := runtime/litellm/.venv
+LITELLM_STAMP := $(LITELLM_VENV)/.installed
+PORTKEY_STAMP := runtime/portkey/node_modules/.installed
+SMOKE_TIMEOUT ?= 300
+ENGINE ?= litellm
+
+.PHONY: runtime runtime-litellm runtime-portkey runtime-redis run smoke
+
+# pip checks every hash (--require-hashes): LiteLLM releases have been compromised on PyPI before.
+$(LITELLM_STAMP): runtime/litellm/requirements.txt
+	$(PYTHON) -m venv $(LITELLM_VENV)
+	$(LITELLM_VENV)/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+		-r runtime/litellm/requirements.txt 2> >(grep -v "^WARNING: Location" >&2)
+	touch $@
+
+runtime-litellm: $(LITELLM_STAMP) ## LiteLLM proxy, pinned with hashes, in runtime/litellm/.venv
+
+# --ignore-scripts: the package's only install script is a patch-package no-op.
+$(PORTKEY_STAMP): runtime/portkey/package.json runtime/portkey/package-lock.json
+	cd runtime/portkey && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
+runtime-portkey: $(PORTKEY_STAMP) ## Portkey gateway (npm ci) in runtime/portkey/node_modules
+
+runtime-redis: ## redis-server from Debian (not started as a service; we run our own per test/run)
+	@command -v redis-server >/dev/null || { \
+		command -v apt-get >/dev/null || { echo "redis-server missing and no apt-get: install Redis by hand" >&2; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+			apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
+
+runtime: runtime-litellm runtime-portkey runtime-redis ## every gateway runtime the e2e tests and make run use
+
+run: $(STAMP) runtime ## start mock provider, Redis and the gateway (ENGINE=litellm|portkey) on 127.0.0.1; Ctrl-C stops all
+	$(PY) -m local.run --engine $(ENGINE)
+
+smoke: $(STAMP) runtime ## bounded: start everything, one request per routed task, stop; exit 0 if all answered
+	timeout --kill-after=10 $(SMOKE_TIMEOUT) $(PY) -m local.run --smoke --engine $(ENGINE)
+
+# The e2e tests drive the real runtimes: `make test` installs them first.
+test: runtime

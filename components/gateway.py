@@ -172,8 +172,9 @@ class Gateway(pulumi.ComponentResource):
                 self._secret_env("REDIS_PASSWORD", args.redis.password_secret_name, args.redis.password_secret_key),
                 *(self._secret_env(var, args.provider_keys_secret_name, var) for var in args.provider_key_env_vars),
                 self._secret_env(args.master_key_env_var, args.master_key_secret_name, args.master_key_env_var),
-                # Use the price map shipped in the image instead of fetching one from GitHub at start.
-                k8s.core.v1.EnvVarArgs(name="LITELLM_LOCAL_MODEL_COST_MAP", value="True"),
+                # From the generator: the provider connection pool and the shipped price map (no
+                # fetch from the internet at start), which LiteLLM reads before its config file.
+                *(k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in args.generated.runtime_env.items()),
                 # Caches and UI rewrites go to the writable emptyDir, not the read-only image.
                 k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp"),
                 k8s.core.v1.EnvVarArgs(name="LITELLM_UI_PATH", value="/tmp/litellm-ui"),

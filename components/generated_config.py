@@ -40,6 +40,12 @@ class GeneratedConfig:
         return hashlib.sha256(canonical.encode()).hexdigest()
 
     @property
+    def runtime_env(self) -> dict[str, str]:
+        """Plain environment the engine reads at start (LiteLLM's provider connection pool, …)."""
+        text = self.files.get("litellm/env.json")
+        return dict(sorted(json.loads(text).items())) if text else {}
+
+    @property
     def configmap_keys(self) -> dict[str, str]:
         """ConfigMap key for each relative path (keys may not contain '/')."""
         return {path: path.replace("/", ".") for path in sorted(self.files)}
@@ -65,7 +71,7 @@ def load_generated_config(environment: str, engine: str, root: Path | None = Non
         )
     wanted = ["routing.json"]
     if engine == "litellm":
-        wanted.append("litellm/config.yaml")
+        wanted.extend(["litellm/config.yaml", "litellm/env.json"])
     else:
         wanted.extend(sorted(p.relative_to(env_dir).as_posix() for p in (env_dir / "portkey").glob("*.json")))
         if len(wanted) == 1:

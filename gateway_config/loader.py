@@ -18,10 +18,27 @@ from gateway_config.rules import check_references
 from gateway_config.spec import RoutingSpec
 
 MAX_SPEC_BYTES = 5_000_000
+# YAML aliases repeat a subtree without repeating its text: a few lines of `*alias` can expand to
+# billions of nodes. A real spec has a few thousand; stop long before the walk takes minutes.
+MAX_SPEC_NODES = 1_000_000
 
 
-def _walk(node: yaml.Node, path: KeyPath, lines: dict, problems: list[Problem]) -> None:
+class _TooLarge(Exception):
+    pass
+
+
+def _walk(
+    node: yaml.Node, path: KeyPath, lines: dict, problems: list[Problem], budget: list[int], active: set[int]
+) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _TooLarge
+    if id(node) in active:
+        # `a: &x [*x]`: an alias inside its own anchor; walking (or validating) it never ends.
+        problems.append(Problem(path, "a YAML alias refers to a node that contains it"))
+        return
+    active.add(id(node))
     if isinstance(node, yaml.MappingNode):
         seen: set[str] = set()
         for key_node, value_node in node.value:
@@ -30,34 +47,55 @@ def _walk(node: yaml.Node, path: KeyPath, lines: dict, problems: list[Problem]) 
                 problems.append(Problem((*path, key), "duplicate key: each name may appear only once"))
             seen.add(key)
             lines[(*path, key)] = key_node.start_mark.line + 1
-            _walk(value_node, (*path, key), lines, problems)
+            _walk(value_node, (*path, key), lines, problems, budget, active)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, (*path, index), lines, problems)
+            _walk(item, (*path, index), lines, problems, budget, active)
+    active.discard(id(node))
 
 
 def parse_yaml(text: str, file: Path | str) -> tuple[Any, dict[KeyPath, int]]:
     """YAML text -> (plain data, line number per key path). Raises InputError on bad YAML."""
+    loader = yaml.SafeLoader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = loader.get_single_node()
+        # Built from the same nodes the walk below reads: the text is parsed once, not twice.
+        data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = {(): mark.line + 1} if mark else {}
         reason = getattr(error, "problem", None) or str(error)
         raise InputError(file, [Problem((), f"not valid YAML: {reason}")], where) from None
+    except RecursionError:
+        # PyYAML composes recursively: thousands of nested `[` exhaust the stack before any rule runs.
+        raise InputError(file, [Problem((), "the spec is nested too deeply")]) from None
+    finally:
+        loader.dispose()
     if root is None:
         raise InputError(file, [Problem((), "the file is empty")])
     lines: dict[KeyPath, int] = {}
     problems: list[Problem] = []
-    _walk(root, (), lines, problems)
+    try:
+        _walk(root, (), lines, problems, [MAX_SPEC_NODES], set())
+    except RecursionError:
+        raise InputError(file, [Problem((), "the spec is nested too deeply")]) from None
+    except _TooLarge:
+        raise InputError(file, [Problem((), f"the spec expands to more than {MAX_SPEC_NODES} YAML nodes")]) from None
     raise_if_any(file, problems, lines)
-    return yaml.safe_load(text), lines
+    return data, lines
 
 
 def _problem_from_pydantic(error: dict) -> Problem:
     # pydantic adds validator names to the location of union members and `before` validators;
     # users only care about their own keys.
-    path = tuple(part for part in error["loc"] if not (isinstance(part, str) and "[" in part))
+    loc = error["loc"]
+    # A mapping key that failed validation (`123:` where a name belongs) is named as the key the
+    # user wrote, not as a list index: `tasks.123`, on the line of that key.
+    path = tuple(
+        str(part) if index + 1 < len(loc) and loc[index + 1] == "[key]" else part
+        for index, part in enumerate(loc)
+        if not (isinstance(part, str) and "[" in part)
+    )
     message = error["msg"]
     if error["type"] == "extra_forbidden":
         message = "unknown key (check the spelling; see routing.schema.json for the allowed keys)"

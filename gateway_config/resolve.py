@@ -282,8 +282,15 @@ def resolve_environment(spec: RoutingSpec, environment: str) -> ResolvedEnvironm
         defaults=defaults,
         tasks=tuple(resolve_task(spec, environment, name) for name in sorted(spec.tasks)),
         budget_usd_monthly=overlay.budgets.monthly_usd,
-        slos=overlay.slos or spec.slos,
-        cache_embedding_target=_resolve_target(spec, environment, embedding_model, defaults.request_timeout_seconds)
+        # Like `defaults`, an environment's `slos` overrides only the fields it names.
+        slos=spec.slos.model_copy(update=overlay.slos.model_dump(exclude_unset=True)) if overlay.slos else spec.slos,
+        # The cache embeds every prompt before routing: its model's own timeout applies, as for any target.
+        cache_embedding_target=_resolve_target(
+            spec,
+            environment,
+            embedding_model,
+            _target_timeout(spec, [], embedding_model, defaults.request_timeout_seconds),
+        )
         if embedding_model
         else None,
     )

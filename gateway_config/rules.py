@@ -24,6 +24,19 @@ def _provider_kind(spec: RoutingSpec, model: str) -> str:
     return spec.providers[spec.models[model].provider].kind
 
 
+V1_MESSAGE = "a gateway provider's base_url must end in /v1 (Portkey's custom_host and the OpenAI wire format need it)"
+
+
+def _ends_in_v1(url: str) -> bool:
+    return url.rstrip("/").endswith("/v1")
+
+
+def _check_providers(spec: RoutingSpec) -> Iterator[Problem]:
+    for name, provider in spec.providers.items():
+        if provider.kind != CORTEX and not _ends_in_v1(provider.base_url):
+            yield Problem(("providers", name, "base_url"), V1_MESSAGE)
+
+
 def _check_models(spec: RoutingSpec) -> Iterator[Problem]:
     for name, model in spec.models.items():
         if model.provider not in spec.providers:
@@ -37,6 +50,15 @@ def _check_models(spec: RoutingSpec) -> Iterator[Problem]:
                 ("models", name, "embedding_dimensions"),
                 "a Snowflake Cortex embedding model needs embedding_dimensions 768 or 1024",
             )
+
+
+def _route_kinds(spec: RoutingSpec, tier_name: str) -> set[tuple[str, bool]]:
+    """(model kind, is Cortex) of a tier's own targets whose model and provider exist."""
+    return {
+        (spec.models[target.model].kind, _provider_kind(spec, target.model) == CORTEX)
+        for target in spec.tiers[tier_name].targets
+        if target.model in spec.models and spec.models[target.model].provider in spec.providers
+    }
 
 
 def _check_tiers(spec: RoutingSpec) -> Iterator[Problem]:
@@ -65,6 +87,13 @@ def _check_tiers(spec: RoutingSpec) -> Iterator[Problem]:
             yield Problem(("tiers", name, "targets"), "loadbalance weights must have a positive total")
         if tier.fallback_tier is not None and tier.fallback_tier not in spec.tiers:
             yield Problem(("tiers", name, "fallback_tier"), _unknown("tier", tier.fallback_tier, spec.tiers))
+        elif tier.fallback_tier is not None and len(kinds | _route_kinds(spec, tier.fallback_tier)) > 1 >= len(kinds):
+            # A chain runs through every fallback tier: a Cortex model in a gateway chain cannot be served.
+            yield Problem(
+                ("tiers", name, "fallback_tier"),
+                f"tier '{tier.fallback_tier}' mixes chat and embedding models, or Snowflake Cortex with gateway "
+                "providers, with this tier",
+            )
     yield from _check_fallback_cycles(spec)
 
 
@@ -122,7 +151,16 @@ def _check_tasks(spec: RoutingSpec) -> Iterator[Problem]:
 
 
 def _is_gateway_task(spec: RoutingSpec, task: str) -> bool:
-    return _provider_kind(spec, tier_chain(spec, spec.tasks[task].tier)[0]) != CORTEX
+    return not _is_cortex_tier(spec, spec.tasks[task].tier)
+
+
+def _is_cortex_tier(spec: RoutingSpec, tier: str) -> bool:
+    return _provider_kind(spec, tier_chain(spec, tier)[0]) == CORTEX
+
+
+def _tier_kind(spec: RoutingSpec, tier: str) -> str:
+    """'chat' or 'embedding': a tier's chain serves one kind of request (checked in `_check_tiers`)."""
+    return spec.models[tier_chain(spec, tier)[0]].kind
 
 
 def _check_experiments(spec: RoutingSpec) -> Iterator[Problem]:
@@ -134,17 +172,34 @@ def _check_experiments(spec: RoutingSpec) -> Iterator[Problem]:
             continue
         if spec.tasks[experiment.task].tier not in spec.tiers:
             continue
-        if not _is_gateway_task(spec, experiment.task):
+        gateway_task = _is_gateway_task(spec, experiment.task)
+        if not gateway_task:
             yield Problem((*path, "task"), "experiments need a task routed through the gateway")
+        # Only compared for a gateway task: a Cortex task is already reported above.
+        task_kind = _tier_kind(spec, spec.tasks[experiment.task].tier) if gateway_task else None
         variant = experiment.variant
         if variant.model is not None and variant.model not in spec.models:
             yield Problem((*path, "variant", "model"), _unknown("model", variant.model, spec.models))
         elif variant.model is not None and _provider_kind(spec, variant.model) == CORTEX:
             yield Problem((*path, "variant", "model"), "a variant must be served through the gateway")
+        elif variant.model is not None and task_kind and spec.models[variant.model].kind != task_kind:
+            yield Problem(
+                (*path, "variant", "model"),
+                f"the variant serves {spec.models[variant.model].kind} requests; "
+                f"task '{experiment.task}' serves {task_kind} requests",
+            )
         if variant.tier is not None and variant.tier not in spec.tiers:
             yield Problem((*path, "variant", "tier"), _unknown("tier", variant.tier, spec.tiers))
         elif variant.tier is not None and variant.tier == spec.tasks[experiment.task].tier:
             yield Problem((*path, "variant", "tier"), "the variant is the task's own tier")
+        elif variant.tier is not None and _is_cortex_tier(spec, variant.tier):
+            yield Problem((*path, "variant", "tier"), "a variant must be served through the gateway")
+        elif variant.tier is not None and task_kind and _tier_kind(spec, variant.tier) != task_kind:
+            yield Problem(
+                (*path, "variant", "tier"),
+                f"tier '{variant.tier}' serves {_tier_kind(spec, variant.tier)} requests; "
+                f"task '{experiment.task}' serves {task_kind} requests",
+            )
         if len(set(experiment.environments)) != len(experiment.environments):
             yield Problem((*path, "environments"), "an environment is listed twice")
         for environment in set(experiment.environments):
@@ -199,9 +254,11 @@ def _check_environments(spec: RoutingSpec) -> Iterator[Problem]:
         yield Problem(("environments", missing), "required environment is missing")
     for env_name, overlay in spec.environments.items():
         base: KeyPath = ("environments", env_name)
-        for provider in overlay.providers:
+        for provider, override in overlay.providers.items():
             if provider not in spec.providers:
                 yield Problem((*base, "providers", provider), _unknown("provider", provider, spec.providers))
+            elif spec.providers[provider].kind != CORTEX and not _ends_in_v1(override.base_url):
+                yield Problem((*base, "providers", provider, "base_url"), V1_MESSAGE)
         for provider, key_name in overlay.virtual_keys.items():
             path: KeyPath = (*base, "virtual_keys", provider)
             if provider not in spec.providers:
@@ -233,22 +290,29 @@ def _check_environments(spec: RoutingSpec) -> Iterator[Problem]:
                 (*base, "budgets", "tasks"),
                 f"task budgets add up to {task_total:g} USD, more than monthly_usd {overlay.budgets.monthly_usd:g}",
             )
-        yield from _check_semantic_cache(spec, env_name)
+    yield from _check_semantic_cache(spec)
 
 
-def _check_semantic_cache(spec: RoutingSpec, environment: str) -> Iterator[Problem]:
+def _check_semantic_cache(spec: RoutingSpec) -> Iterator[Problem]:
     """A semantic cache needs a model to embed prompts with, in whatever layer turned it on."""
-    defaults = effective_defaults(spec, environment)
-    if defaults.cache.mode == "semantic" and defaults.cache.embedding_model is None:
-        yield Problem(
-            ("environments", environment, "defaults", "cache", "embedding_model"),
-            "a semantic cache needs an embedding_model",
-        )
+    reported: set[KeyPath] = set()
+    for environment in sorted(spec.environments):
+        cache = effective_defaults(spec, environment).cache
+        if cache.mode != "semantic" or cache.embedding_model is not None:
+            continue
+        overlay = spec.environments[environment].defaults
+        if overlay is not None and overlay.cache is not None and overlay.cache.mode == "semantic":
+            path: KeyPath = ("environments", environment, "defaults", "cache", "embedding_model")
+        else:
+            path = ("defaults", "cache", "embedding_model")
+        if path not in reported:
+            reported.add(path)
+            yield Problem(path, "a semantic cache needs an embedding_model")
 
 
 def check_references(spec: RoutingSpec) -> list[Problem]:
     """Every whole-document problem of a structurally valid spec, in document order of sections."""
-    problems = list(_check_models(spec)) + list(_check_tiers(spec))
+    problems = list(_check_providers(spec)) + list(_check_models(spec)) + list(_check_tiers(spec))
     if problems or not _references_are_sound(spec):
         return problems
     problems += _check_tasks(spec)

@@ -1,8 +1,18 @@
-"""The LiteLLM proxy config (`litellm/config.yaml`).
+"""The LiteLLM proxy config (`litellm/config.yaml`) and the environment its process needs.
 
-One model group per routed task, named as the task. Its deployments carry `order`: the router sends
-traffic to the lowest order that is not cooling down, so a dead primary is skipped at once and the
-next target serves. Experiment and loadbalance shares become `weight` among the first targets.
+One model group per routed task, named as the task. Its deployments carry `order`: the router tries
+order 1 and, inside the same request, falls to order 2 (an implicit fallback list), so alternatives
+live in the group rather than in cross-group `fallbacks`. Experiment and loadbalance shares become
+`weight` among the order-1 deployments.
+
+Failover follows what was measured on LiteLLM 1.106 (docs/probe-litellm-portkey.md):
+- `allowed_fails: 0` on each *deployment*: the first failure cools a target down, so the next
+  requests skip it at once. At router level the same setting would also cool down the only
+  deployment of a single-target group, which then fails instead of retrying.
+- `num_retries` is the spec's retry budget. The router retries at once while the group has a healthy
+  deployment and backs off exponentially only when none is left: exactly "fail over first, spend
+  retries where no alternative remains".
+- Router state lives in Redis, so what one replica learns about a dead target the others use.
 
 Secrets and infrastructure endpoints are `os.environ/NAME` references only, so one file runs in a
 pod (env from Kubernetes Secrets) and on a laptop (env from `make run`).
@@ -17,16 +27,18 @@ from gateway_config.resolve import ResolvedEnvironment, ResolvedTarget, Resolved
 REDIS_ENV = {"host": "os.environ/REDIS_HOST", "port": "os.environ/REDIS_PORT", "password": "os.environ/REDIS_PASSWORD"}
 MASTER_KEY_ENV = "os.environ/LITELLM_MASTER_KEY"
 SEMANTIC_CACHE_GROUP = "semantic-cache-embedding"
+CACHE_NAMESPACE = "llm-gateway"
 
-# LiteLLM's exception classes, as its RetryPolicy names them. Failures that another target can
-# absorb: with an alternative in the group, retrying the same target only delays the failover.
-FAILOVER_ERRORS = (
+# A malformed or refused request fails the same way on every retry (LiteLLM RetryPolicy names).
+NOT_RETRIED = {"BadRequestErrorRetries": 0, "ContentPolicyViolationErrorRetries": 0}
+# Failures that a retry can outlast; a 502 or a refused connection only matches DefaultRetries.
+TRANSIENT_ERRORS = (
+    "DefaultRetries",
     "InternalServerErrorRetries",
     "RateLimitErrorRetries",
+    "ServiceUnavailableErrorRetries",
     "TimeoutErrorRetries",
 )
-# Failures that the next target cannot fix (the request itself is wrong).
-NON_RETRYABLE_ERRORS = ("AuthenticationErrorRetries", "BadRequestErrorRetries", "ContentPolicyViolationErrorRetries")
 
 
 def _model_prefix(target: ResolvedTarget) -> str:
@@ -77,22 +89,30 @@ def _deployment(task: ResolvedTask, target: ResolvedTarget, order: int, weight: 
     return {
         "model_name": task.name,
         "litellm_params": params,
-        "model_info": {"id": f"{task.name}/{target.model}", "task": task.name, "target_model": target.model},
+        "model_info": {
+            "id": f"{task.name}/{target.model}",
+            "task": task.name,
+            "target_model": target.model,
+            "allowed_fails": 0,
+            "cooldown_time": task.cooldown_seconds,
+        },
     }
 
 
-def _retry_policy(task: ResolvedTask) -> dict[str, int]:
-    has_alternative = len(task.targets) > 1
-    policy = {name: 0 if has_alternative else task.retry.attempts for name in FAILOVER_ERRORS}
-    policy.update({name: 0 for name in NON_RETRYABLE_ERRORS})
-    return policy
+def _task_retry_policies(tasks: tuple[ResolvedTask, ...], default_attempts: int) -> dict[str, dict[str, int]]:
+    """Per-group retry counts for tasks whose spec overrides the default retry budget."""
+    return {
+        task.name: {**{name: task.retry.attempts for name in TRANSIENT_ERRORS}, **NOT_RETRIED}
+        for task in tasks
+        if task.retry.attempts != default_attempts
+    }
 
 
 def _cache_params(environment: ResolvedEnvironment) -> dict[str, Any] | None:
     cache = environment.defaults.cache
     if cache.mode == "off":
         return None
-    params: dict[str, Any] = {**REDIS_ENV, "ttl": cache.ttl_seconds}
+    params: dict[str, Any] = {**REDIS_ENV, "ttl": cache.ttl_seconds, "namespace": CACHE_NAMESPACE}
     if cache.mode == "semantic":
         params["type"] = "redis-semantic"
         params["similarity_threshold"] = cache.similarity_threshold
@@ -132,13 +152,10 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
     router_settings: dict[str, Any] = {
         "routing_strategy": "simple-shuffle",
         "num_retries": defaults.retry.attempts,
-        "retry_after": 0,
+        "retry_policy": NOT_RETRIED,
+        "model_group_retry_policy": _task_retry_policies(tasks, defaults.retry.attempts),
         "timeout": defaults.request_timeout_seconds,
-        # 0 allowed fails: one failure cools a target down. (3, the default, counts as unset and the
-        # router then waits for >= 50 % failures over >= 5 requests a minute.)
-        "allowed_fails": 0,
         "cooldown_time": defaults.cooldown_seconds,
-        "model_group_retry_policy": {task.name: _retry_policy(task) for task in tasks},
         # Shared router state: what one replica learns about a dead target, the others use.
         "redis_host": REDIS_ENV["host"],
         "redis_port": REDIS_ENV["port"],
@@ -146,6 +163,9 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
     }
     litellm_settings: dict[str, Any] = {
         "callbacks": ["prometheus"],
+        # Without it a streamed request to a model with a Hugging Face tokenizer blocks ~23 s trying
+        # to download it (measured), on a pod whose egress is limited to the providers.
+        "disable_hf_tokenizer_download": True,
         "request_timeout": defaults.request_timeout_seconds,
         "num_retries": defaults.retry.attempts,
     }
@@ -158,4 +178,18 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
         "router_settings": router_settings,
         "litellm_settings": litellm_settings,
         "general_settings": {"master_key": MASTER_KEY_ENV},
+    }
+
+
+def litellm_environment(environment: ResolvedEnvironment) -> dict[str, str]:
+    """Plain (non-secret) environment the LiteLLM process needs, read at import time.
+
+    The connection pool to the providers is sized by these variables, not by the config file.
+    """
+    pool = str(environment.defaults.connection_pool)
+    return {
+        "AIOHTTP_CONNECTOR_LIMIT": pool,
+        "AIOHTTP_CONNECTOR_LIMIT_PER_HOST": pool,
+        # Use the price map shipped in the package: no fetch from the internet at start-up.
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from typing import Any
@@ -170,6 +171,15 @@ def test_every_env_var_the_generated_config_reads_is_set(stack_graph: dict[str, 
     referenced = set(re.findall(r"os\.environ/([A-Z0-9_]+)", config))
     assert referenced, "the generated LiteLLM config references no environment variables"
     assert referenced <= set(env_by_name(container(stack_graph, "Deployment", GATEWAY)))
+
+
+def test_generated_runtime_env_is_set_on_the_container(stack_graph: dict[str, Any]) -> None:
+    # The provider connection pool is read from the environment before LiteLLM reads its config.
+    generated = json.loads(one(stack_graph, "ConfigMap", "llm-gateway-config")["data"]["litellm.env.json"])
+    env = env_by_name(container(stack_graph, "Deployment", GATEWAY))
+    assert generated["AIOHTTP_CONNECTOR_LIMIT_PER_HOST"] == "100"
+    for name, value in generated.items():
+        assert env[name]["value"] == value
 
 
 def test_service_hpa_and_monitor_target_the_gateway(stack_graph: dict[str, Any]) -> None:
