@@ -1,0 +1,1 @@
+"""Run the real gateways locally: mock provider, process management, config rewriting, `make run`."""
