@@ -137,7 +137,12 @@ def prepare_environment(
             text = _with_portkey_keys(text, {p: real_keys[p] for p in real_roots})
         path.write_text(text)
 
+    # The plain environment the generator asks for (provider connection pool, offline price map),
+    # exactly as the Kubernetes Deployment sets it.
+    runtime_env_path = work_dir / "litellm" / "env.json"
+    runtime_env = json.loads(runtime_env_path.read_text()) if runtime_env_path.exists() else {}
     env = {
+        **runtime_env,
         "LITELLM_MASTER_KEY": master_key or f"sk-local-{secrets.token_hex(16)}",
         **{var: real_keys.get(provider, f"mock-key-{provider}") for provider, var in PROVIDER_KEY_ENV.items()},
     }
