@@ -1,0 +1,135 @@
+"""Specific behaviours of the resolved routes and the generated files, on the frozen base spec."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from spec_edits import base_text, edit, valid
+
+from gateway_config.build import render
+from gateway_config.generators.portkey import portkey_config
+from gateway_config.resolve import resolve_environment
+
+
+def _portkey(text: str, environment: str, task: str) -> dict:
+    return json.loads(render(valid(text), [environment])[f"{environment}/portkey/{task}.json"])
+
+
+def _litellm(text: str, environment: str) -> dict:
+    return yaml.safe_load(render(valid(text), [environment])[f"{environment}/litellm/config.yaml"])
+
+
+def _manifest(text: str, environment: str) -> dict:
+    return json.loads(render(valid(text), [environment])[f"{environment}/routing.json"])
+
+
+def test_environment_slos_override_only_the_fields_they_name() -> None:
+    text = edit(
+        base_text(),
+        ("  p95_latency_seconds: 10\n", "  p95_latency_seconds: 12\n"),
+        ("  cache_hit_rate_percent: 20\n", "  cache_hit_rate_percent: 25\n"),
+        ("        embeddings: 1000\n", "        embeddings: 1000\n    slos:\n      error_rate_percent: 0.5\n"),
+    )
+    expected = {
+        "error_rate_percent": 1.0,
+        "p95_latency_seconds": 12.0,
+        "cache_hit_rate_percent": 25.0,
+        "availability_percent": 99.9,
+        "gateway_overhead_ms": 100.0,
+    }
+    assert _manifest(text, "staging")["slos"] == expected
+    # prod changes its error rate only; the rest still comes from the spec-level `slos`.
+    assert _manifest(text, "prod")["slos"] == {**expected, "error_rate_percent": 0.5}
+
+
+def test_semantic_cache_embedder_keeps_its_model_timeout() -> None:
+    # The cache embeds every prompt before routing: a hanging embedder must cost its own timeout, not 30 s.
+    text = edit(
+        base_text(), ("    id: text-embedding-3-small\n", "    id: text-embedding-3-small\n    timeout_seconds: 4\n")
+    )
+    cache_groups = [
+        deployment
+        for deployment in _litellm(text, "prod")["model_list"]
+        if deployment["model_name"] == "semantic-cache-embedding"
+    ]
+    assert [group["litellm_params"]["timeout"] for group in cache_groups] == [4.0]
+
+
+def test_fallback_chain_fails_over_at_once_and_retries_only_the_last_target() -> None:
+    config = _portkey(base_text(), "prod", "code_generation")
+    assert config["strategy"] == {"mode": "fallback", "on_status_codes": [408, 429, 500, 502, 503, 504]}
+    assert "retry" not in config  # a top-level retry applies to every target: 7 s per request in an outage
+    assert [target["retry"]["attempts"] for target in config["targets"]] == [0, 3]
+    assert [target["virtual_key"] for target in config["targets"]] == ["prod-gpt4-primary", "prod-claude-primary"]
+    assert [target["request_timeout"] for target in config["targets"]] == [25000, 30000]
+
+
+def test_task_overrides_reach_every_runtime() -> None:
+    text = edit(
+        base_text(),
+        ("    tier: tier2\n", "    tier: tier2\n    request_timeout_seconds: 12\n    retry:\n      attempts: 5\n"),
+    )
+    config = _portkey(text, "staging", "chat")
+    leaves = [leaf for branch in config["targets"] for leaf in branch["targets"]]
+    assert {leaf["retry"]["attempts"] for leaf in leaves} == {0, 5}
+    assert {leaf["request_timeout"] for leaf in leaves} == {12000}
+    chat = _manifest(text, "staging")["tasks"]["chat"]
+    assert chat["retry"]["attempts"] == 5 and chat["request_timeout_seconds"] == 12
+
+
+def test_experiment_carves_its_share_out_of_the_control() -> None:
+    config = _portkey(base_text(), "prod", "chat")
+    assert config["strategy"] == {"mode": "loadbalance"}
+    assert [branch["weight"] for branch in config["targets"]] == [0.9, 0.1]
+    litellm = _litellm(base_text(), "prod")
+    chat = [d["litellm_params"] for d in litellm["model_list"] if d["model_name"] == "chat"]
+    assert [(d["model"], d["order"], d["weight"]) for d in chat] == [
+        ("openai/gpt-4o-mini", 1, 90.0),
+        ("anthropic/claude-3-5-haiku-20241022", 1, 10.0),
+    ]
+
+
+def test_experiment_limited_to_one_environment() -> None:
+    text = edit(base_text(), ("    traffic_percent: 10\n", "    traffic_percent: 10\n    environments: [staging]\n"))
+    assert _portkey(text, "staging", "chat")["strategy"]["mode"] == "loadbalance"
+    assert _portkey(text, "prod", "chat")["strategy"]["mode"] == "fallback"
+
+
+def test_custom_host_environment_names_provider_and_url() -> None:
+    config = _portkey(base_text(), "local", "code_generation")
+    assert [(t["provider"], t["custom_host"]) for t in config["targets"]] == [
+        ("openai", "http://127.0.0.1:8090/openai/v1"),
+        ("anthropic", "http://127.0.0.1:8090/anthropic/v1"),
+    ]
+    assert not any("virtual_key" in target for target in config["targets"])
+
+
+def test_cortex_task_is_in_the_manifest_but_not_in_the_gateways() -> None:
+    files = render(valid(base_text()), ["prod"])
+    assert "prod/portkey/embeddings.json" not in files
+    assert "embeddings" not in {
+        d["model_name"] for d in yaml.safe_load(files["prod/litellm/config.yaml"])["model_list"]
+    }
+    assert json.loads(files["prod/routing.json"])["tasks"]["embeddings"]["cortex"] == {
+        "function": "SNOWFLAKE.CORTEX.EMBED_TEXT_768",
+        "model": "snowflake-arctic-embed-m-v1.5",
+    }
+
+
+def test_cache_off_task_has_no_portkey_cache() -> None:
+    assert "cache" not in _portkey(base_text(), "prod", "experimental")
+    assert _portkey(base_text(), "prod", "code_generation")["cache"] == {"mode": "semantic", "max_age": 86400}
+    assert _portkey(base_text(), "local", "code_generation")["cache"] == {"mode": "simple", "max_age": 86400}
+
+
+def test_loadbalance_weight_zero_target_gets_no_first_choice_traffic() -> None:
+    text = edit(base_text(), ("        weight: 1\n", "        weight: 0\n"))
+    task = next(t for t in resolve_environment(valid(text), "prod").tasks if t.name == "experimental")
+    assert [(branch.percent, branch.chain[0].model) for branch in task.branches] == [(100.0, "llama-3.3-70b")]
+    config = portkey_config(task)
+    assert config["strategy"]["mode"] == "fallback"
+    assert [t["override_params"]["model"] for t in config["targets"]][:2] == [
+        "meta-llama/llama-3.3-70b-instruct",
+        "deepseek/deepseek-chat",
+    ]
