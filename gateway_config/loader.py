@@ -101,7 +101,12 @@ def _problem_from_pydantic(error: dict) -> Problem:
         message = "unknown key (check the spelling; see routing.schema.json for the allowed keys)"
     elif error["type"] == "missing":
         message = "required key is missing"
-    elif "input" in error and error["type"] not in ("model_type", "dict_type", "list_type"):
+    elif (
+        "input" in error
+        and error["type"] not in ("model_type", "dict_type", "list_type")
+        and not isinstance(error["input"], dict)
+    ):
+        # Scalars are worth echoing (`got 'three'`); a whole section is not: the path names it.
         message = f"{message} (got {error['input']!r})"
     message = message.removeprefix("Value error, ")
     return Problem(path, message)

@@ -31,6 +31,8 @@ HttpUrl = Annotated[
 StatusCode = Annotated[int, Field(ge=400, le=599)]
 Percent = Annotated[float, Field(ge=0, le=100)]
 Usd = Annotated[float, Field(ge=0)]
+# Portkey takes timeouts in whole milliseconds: below 10 ms a timeout would round to nothing.
+TimeoutSeconds = Annotated[float, Field(ge=0.01, le=600)]
 
 
 class StrictModel(BaseModel):
@@ -63,7 +65,7 @@ class Model(StrictModel):
     provider: Name
     id: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
     kind: Literal["chat", "embedding"] = "chat"
-    timeout_seconds: Annotated[float, Field(gt=0, le=600)] | None = Field(
+    timeout_seconds: TimeoutSeconds | None = Field(
         default=None,
         description="per-target timeout, near the provider's real p99: a hanging target costs this on "
         "every request routed to it",
@@ -77,7 +79,7 @@ class Target(StrictModel):
 
     model: Name
     weight: Annotated[float, Field(ge=0)] = 1.0
-    timeout_seconds: Annotated[float, Field(gt=0, le=600)] | None = None
+    timeout_seconds: TimeoutSeconds | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -131,7 +133,6 @@ class RetryOverride(StrictModel):
     on_status_codes: Annotated[list[StatusCode], Field(min_length=1)] | None = None
 
 
-TimeoutSeconds = Annotated[float, Field(gt=0, le=600)]
 
 
 class Defaults(StrictModel):

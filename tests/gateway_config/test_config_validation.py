@@ -118,7 +118,7 @@ SHAPE_CASES = [
         (
             "  anthropic:\n    kind: anthropic",
             "providers.anthropic",
-            "a 'anthropic' provider needs api_key_env (got {'kind': 'anthropic', 'base_url': 'https://api.anthropic.com/v1'})",
+            "a 'anthropic' provider needs api_key_env",
         ),
     ),
     case(
@@ -134,7 +134,11 @@ SHAPE_CASES = [
     case(
         "model-timeout-zero",
         ("    timeout_seconds: 25\n", "    timeout_seconds: 0\n"),
-        ("timeout_seconds: 0", "models.gpt-4o.timeout_seconds", "Input should be greater than 0 (got 0)"),
+        (
+            "timeout_seconds: 0",
+            "models.gpt-4o.timeout_seconds",
+            "Input should be greater than or equal to 0.01 (got 0)",
+        ),
     ),
     case(
         "model-timeout-string",
@@ -287,7 +291,7 @@ SHAPE_CASES = [
         (
             "    variant:",
             "experiments.chat-haiku-first.variant",
-            "give exactly one of 'model' or 'tier' (got {'model': 'claude-haiku', 'tier': 'tier1'})",
+            "give exactly one of 'model' or 'tier'",
         ),
     ),
     case(
