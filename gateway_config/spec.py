@@ -133,8 +133,6 @@ class RetryOverride(StrictModel):
     on_status_codes: Annotated[list[StatusCode], Field(min_length=1)] | None = None
 
 
-
-
 class Defaults(StrictModel):
     cache: Cache
     retry: Retry = Retry()

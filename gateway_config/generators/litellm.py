@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from gateway_config.resolve import ResolvedEnvironment, ResolvedTarget, ResolvedTask
+from gateway_config.spec import Cache
 
 REDIS_ENV = {"host": "os.environ/REDIS_HOST", "port": "os.environ/REDIS_PORT", "password": "os.environ/REDIS_PASSWORD"}
 MASTER_KEY_ENV = "os.environ/LITELLM_MASTER_KEY"
@@ -75,7 +76,23 @@ def deployment_orders(task: ResolvedTask) -> list[tuple[ResolvedTarget, int, flo
     return rows
 
 
-def _deployment(task: ResolvedTask, target: ResolvedTarget, order: int, weight: float | None) -> dict[str, Any]:
+def task_cache_controls(task: ResolvedTask, environment_cache: Cache) -> dict[str, Any] | None:
+    """Per-request cache controls for a task whose cache differs from the environment's.
+
+    LiteLLM has one cache per proxy; deployment `litellm_params` reach every call of the group,
+    so a task can opt out (`no-cache`/`no-store`) or keep entries for another TTL. The cache type
+    (semantic or simple) stays the environment's.
+    """
+    if task.cache.mode == "off" and environment_cache.mode != "off":
+        return {"no-cache": True, "no-store": True}
+    if task.cache.mode != "off" and task.cache.ttl_seconds != environment_cache.ttl_seconds:
+        return {"ttl": task.cache.ttl_seconds}
+    return None
+
+
+def _deployment(
+    task: ResolvedTask, target: ResolvedTarget, order: int, weight: float | None, environment_cache: Cache
+) -> dict[str, Any]:
     params: dict[str, Any] = {
         "model": f"{_model_prefix(target)}/{target.provider_model}",
         "api_base": _api_base(target),
@@ -86,6 +103,9 @@ def _deployment(task: ResolvedTask, target: ResolvedTarget, order: int, weight: 
     }
     if weight is not None:
         params["weight"] = weight
+    cache_controls = task_cache_controls(task, environment_cache)
+    if cache_controls is not None:
+        params["cache"] = cache_controls
     return {
         "model_name": task.name,
         "litellm_params": params,
@@ -145,7 +165,9 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
     """The LiteLLM proxy config for one environment, as data."""
     tasks = environment.gateway_tasks
     model_list = [
-        _deployment(task, target, order, weight) for task in tasks for target, order, weight in deployment_orders(task)
+        _deployment(task, target, order, weight, environment.defaults.cache)
+        for task in tasks
+        for target, order, weight in deployment_orders(task)
     ]
     model_list += _semantic_cache_deployment(environment)
     defaults = environment.defaults
