@@ -133,3 +133,22 @@ def test_loadbalance_weight_zero_target_gets_no_first_choice_traffic() -> None:
         "meta-llama/llama-3.3-70b-instruct",
         "deepseek/deepseek-chat",
     ]
+
+
+def test_litellm_carries_per_task_cache_controls_on_every_deployment() -> None:
+    # LiteLLM has one cache per proxy: a task that turns the cache off, or keeps entries longer,
+    # says so on each of its deployments (the proxy passes litellm_params into every call).
+    deployments = _litellm(base_text(), "prod")["model_list"]
+    controls = {(d["model_name"], json.dumps(d["litellm_params"].get("cache"))) for d in deployments}
+    by_task: dict[str, set[str]] = {}
+    for task, control in controls:
+        by_task.setdefault(task, set()).add(control)
+    assert by_task["experimental"] == {json.dumps({"no-cache": True, "no-store": True})}
+    assert by_task["code_generation"] == {json.dumps({"ttl": 86400})}
+    assert by_task["chat"] == {"null"}  # same cache as the environment: nothing to say
+
+
+def test_litellm_task_cache_control_disappears_when_the_environment_cache_is_off() -> None:
+    text = edit(base_text(), ("    mode: semantic\n", '    mode: "off"\n'))
+    deployments = _litellm(text, "prod")["model_list"]
+    assert all("cache" not in d["litellm_params"] for d in deployments if d["model_name"] == "experimental")
