@@ -32,14 +32,16 @@ CACHE_NAMESPACE = "llm-gateway"
 
 # A malformed or refused request fails the same way on every retry (LiteLLM RetryPolicy names).
 NOT_RETRIED = {"BadRequestErrorRetries": 0, "ContentPolicyViolationErrorRetries": 0}
-# Failures that a retry can outlast; a 502 or a refused connection only matches DefaultRetries.
-TRANSIENT_ERRORS = (
-    "DefaultRetries",
-    "InternalServerErrorRetries",
-    "RateLimitErrorRetries",
-    "ServiceUnavailableErrorRetries",
-    "TimeoutErrorRetries",
-)
+# How LiteLLM names the exception a provider status becomes (litellm exception_mapping_utils):
+# 408 and 504 are Timeout, 502 is BadGatewayError, which, like a refused connection, only matches
+# DefaultRetries, so DefaultRetries always keeps the route's budget.
+RETRY_POLICY_BY_STATUS = {
+    408: "TimeoutErrorRetries",
+    429: "RateLimitErrorRetries",
+    500: "InternalServerErrorRetries",
+    503: "ServiceUnavailableErrorRetries",
+    504: "TimeoutErrorRetries",
+}
 
 
 def _model_prefix(target: ResolvedTarget) -> str:
@@ -119,13 +121,20 @@ def _deployment(
     }
 
 
-def _task_retry_policies(tasks: tuple[ResolvedTask, ...], default_attempts: int) -> dict[str, dict[str, int]]:
-    """Per-group retry counts for tasks whose spec overrides the default retry budget."""
-    return {
-        task.name: {**{name: task.retry.attempts for name in TRANSIENT_ERRORS}, **NOT_RETRIED}
-        for task in tasks
-        if task.retry.attempts != default_attempts
+def task_retry_policy(task: ResolvedTask) -> dict[str, int]:
+    """LiteLLM retries by exception class, the spec by status code: retry the classes whose codes
+    the task lists, `attempts` times; the others not at all."""
+    listed = {RETRY_POLICY_BY_STATUS[code] for code in task.retry.on_status_codes if code in RETRY_POLICY_BY_STATUS}
+    policy = {
+        name: (task.retry.attempts if name in listed else 0) for name in sorted(set(RETRY_POLICY_BY_STATUS.values()))
     }
+    return {**policy, "DefaultRetries": task.retry.attempts, **NOT_RETRIED}
+
+
+def _task_retry_policies(tasks: tuple[ResolvedTask, ...], default_attempts: int) -> dict[str, dict[str, int]]:
+    """Per-group policies, only for tasks that the router-level `num_retries` does not describe."""
+    uniform = {name: default_attempts for name in [*RETRY_POLICY_BY_STATUS.values(), "DefaultRetries"]}
+    return {task.name: policy for task in tasks if (policy := task_retry_policy(task)) != {**uniform, **NOT_RETRIED}}
 
 
 def _cache_params(environment: ResolvedEnvironment) -> dict[str, Any] | None:

@@ -152,3 +152,28 @@ def test_litellm_task_cache_control_disappears_when_the_environment_cache_is_off
     text = edit(base_text(), ("    mode: semantic\n", '    mode: "off"\n'))
     deployments = _litellm(text, "prod")["model_list"]
     assert all("cache" not in d["litellm_params"] for d in deployments if d["model_name"] == "experimental")
+
+
+def test_litellm_retries_only_the_exception_classes_of_the_listed_status_codes() -> None:
+    # LiteLLM retries by exception class: a task retrying only 429s must not retry 500s or 503s.
+    text = edit(
+        base_text(),
+        (
+            "  chat:\n    tier: tier2\n",
+            "  chat:\n    tier: tier2\n    retry:\n      attempts: 2\n      on_status_codes: [429]\n",
+        ),
+    )
+    policies = _litellm(text, "prod")["router_settings"]["model_group_retry_policy"]
+    assert policies == {
+        "chat": {
+            "BadRequestErrorRetries": 0,
+            "ContentPolicyViolationErrorRetries": 0,
+            "DefaultRetries": 2,
+            "InternalServerErrorRetries": 0,
+            "RateLimitErrorRetries": 2,
+            "ServiceUnavailableErrorRetries": 0,
+            "TimeoutErrorRetries": 0,
+        }
+    }
+    # Tasks that follow the defaults are described by the router-level num_retries alone.
+    assert _litellm(base_text(), "prod")["router_settings"]["model_group_retry_policy"] == {}
