@@ -12,7 +12,7 @@ Routes::
     POST /<provider>/v1/embeddings          OpenAI embeddings
     POST /anthropic/v1/messages             Anthropic messages, JSON or SSE events
     GET  /_control/health                   readiness
-    GET  /_control/calls                    calls per target: count, statuses, timestamps
+    GET  /_control/calls                    calls per target: count, statuses, arrival timestamps
     POST /_control/fail     {"target", "status", "times"?}   fail every call (or the next ``times``)
     POST /_control/sleep    {"target", "seconds"}            delay before the first byte
     POST /_control/recover  {"target"}                       clear faults of a target
@@ -250,9 +250,11 @@ class MockHandler(BaseHTTPRequestHandler):
         target = f"{provider}/{model}"
         stream = bool(body.get("stream")) and api != "embeddings"
         status, sleep_seconds = self.server.state.decide(target)
+        # Recorded on arrival, before any sleep: a call still sleeping when a test resets the mock must
+        # not land in the next test's records, and "calls per target" counts what reached the upstream.
+        self.server.state.record(target, status or 200, api, stream)
         if sleep_seconds:
             time.sleep(sleep_seconds)
-        self.server.state.record(target, status or 200, api, stream)
         if status is not None:
             error = _anthropic_error if api == "messages" else _openai_error
             self._send_json(status, error(status, target), target)
@@ -454,6 +456,10 @@ class MockControl:
     def calls(self, detail: bool = False) -> dict[str, Any]:
         """Per target: count, ok, failed, timestamps (and each call with ``detail``)."""
         return self._call("GET", "calls" + ("?detail=1" if detail else ""))["targets"]
+
+    def faults(self) -> dict[str, Any]:
+        """The fault rules in force, by control target (empty when the mock answers normally)."""
+        return self._call("GET", "calls")["faults"]
 
     def count(self, target: str) -> int:
         return int(self.calls().get(target, {}).get("count", 0))

@@ -1,17 +1,30 @@
-"""Session-scoped real servers for the end-to-end tests: mock provider, Redis, LiteLLM, Portkey.
+"""Real servers for the end-to-end tests: mock provider, Redis, LiteLLM engines, Portkey.
 
-Each engine starts once per session (LiteLLM takes seconds to boot) with the generated ``local``
-config, changed only in its endpoints (``local.environment``). The mock provider is reset before every
-test that uses the ``mock`` fixture. Under ``CI=true`` a missing runtime fails the run; locally the
-tests that need it are skipped with the command that installs it.
+Every engine runs the generated ``local`` config, changed only in its endpoints (``local.environment``).
+The mock provider is one per session and is reset before every test that uses the ``mock`` fixture.
+Under ``CI=true`` a missing runtime fails the run; locally the tests that need it are skipped with the
+command that installs it.
+
+**Router state.** The Portkey gateway keeps no state between requests, so one process serves every
+test. LiteLLM does: a failed deployment is cooled down for ``cooldown_time`` (30 s in the generated
+config), per process and in the Redis the router shares. A fault test therefore *claims* the tasks it
+faults from :class:`LiteLLMPool`, which hands out an engine (with its own Redis) on which no earlier
+test has claimed them, starting a new one only when every running engine has. Tests that inject no
+fault take an engine on which no task has been faulted, without claiming anything: a cooled-down
+deployment can change a healthy request's outcome too (a group whose deployments are all cooled down
+answers 429). They live in ``test_answers.py``, which runs first, so they share the first engine. A test
+that kills Redis gets an engine of its own (``dedicated_litellm``).
+LiteLLM needs ~10 s of CPU to boot on this 2-core machine, so the pool keeps the count at what the
+claims need (two pool engines and the dedicated one for the current suite) instead of one per test.
 """
 
 from __future__ import annotations
 
-import os
+import json
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -19,32 +32,11 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 if str(REPO_ROOT) not in sys.path:  # `.venv/bin/pytest` does not put the repository root on sys.path
     sys.path.insert(0, str(REPO_ROOT))
 
-from local.environment import LocalEnvironment, RedisEndpoint, build_local_tree, prepare_environment  # noqa: E402
+from e2e_engines import LiteLLMEngine, LiteLLMPool, require_tool  # noqa: E402
+
+from local.environment import LocalEnvironment, build_local_tree, prepare_environment  # noqa: E402
 from local.mock_provider import MockControl  # noqa: E402
-from local.processes import (  # noqa: E402
-    INSTALL_HINTS,
-    LOOPBACK,
-    ServerProcess,
-    litellm_available,
-    portkey_available,
-    redis_server_path,
-    start_litellm,
-    start_mock_provider,
-    start_portkey,
-    start_redis,
-)
-
-REDIS_PASSWORD = "e2e-redis-password"
-
-
-def require_tool(tool: str, available: bool) -> None:
-    """Fail under CI (a green run must not hide a missing install step), skip locally with the fix."""
-    if available:
-        return
-    message = f"{tool} is not installed; install with: {INSTALL_HINTS[tool]}"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(message, pytrace=False)
-    pytest.skip(message)
+from local.processes import ServerProcess, portkey_available, start_mock_provider, start_portkey  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -56,6 +48,12 @@ def e2e_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def generated_local(e2e_dir: Path) -> Path:
     """The ``local`` environment built from the committed spec by the real generator."""
     return build_local_tree(e2e_dir / "generated")
+
+
+@pytest.fixture(scope="session")
+def routing(generated_local: Path) -> dict[str, Any]:
+    """The generated client manifest (``routing.json``): tasks, targets, traffic branches, experiments."""
+    return json.loads((generated_local / "routing.json").read_text())
 
 
 @pytest.fixture(scope="session")
@@ -74,30 +72,31 @@ def mock(mock_server: ServerProcess) -> MockControl:
 
 
 @pytest.fixture(scope="session")
-def redis_server(e2e_dir: Path) -> Iterator[ServerProcess]:
-    require_tool("redis-server", redis_server_path() is not None)
-    server = start_redis(e2e_dir / "logs", password=REDIS_PASSWORD)
-    yield server
-    server.stop()
+def litellm_pool(generated_local: Path, e2e_dir: Path, mock_server: ServerProcess) -> Iterator[LiteLLMPool]:
+    pool = LiteLLMPool(generated_local, e2e_dir, mock_server.url)
+    yield pool
+    pool.stop_all()
 
 
-@pytest.fixture(scope="session")
-def litellm_env(
-    generated_local: Path, e2e_dir: Path, mock_server: ServerProcess, redis_server: ServerProcess
-) -> LocalEnvironment:
-    return prepare_environment(
-        generated_local, e2e_dir / "litellm-config", mock_server.url,
-        RedisEndpoint(LOOPBACK, redis_server.port, REDIS_PASSWORD),
-    )
+@pytest.fixture
+def litellm(litellm_pool: LiteLLMPool, routing: dict[str, Any], mock: MockControl) -> LiteLLMEngine:
+    """A LiteLLM engine on which no routed task has been faulted (for tests that inject no fault).
+
+    Depends on ``mock`` so the mock is reset before a new engine's warm-up goes through it."""
+    return litellm_pool.clean(task for task, entry in routing["tasks"].items() if entry.get("route") == "gateway")
 
 
-@pytest.fixture(scope="session")
-def litellm_gateway(litellm_env: LocalEnvironment, e2e_dir: Path) -> Iterator[ServerProcess]:
-    """The LiteLLM proxy on the generated config (endpoints rewritten), Redis attached."""
-    require_tool("litellm", litellm_available())
-    server = start_litellm(litellm_env.litellm_config, e2e_dir / "logs", env=litellm_env.env)
-    yield server
-    server.stop()
+@pytest.fixture
+def dedicated_litellm(
+    litellm_pool: LiteLLMPool, request: pytest.FixtureRequest, mock: MockControl
+) -> Iterator[LiteLLMEngine]:
+    """A LiteLLM engine (and Redis) of the test's own, stopped after it: for tests that break Redis.
+
+    Indirect parametrization passes extra engine environment (``{"NAME": "value"}``). Depends on
+    ``mock`` so the mock is reset (no fault left by an earlier test) before the engine's warm-up."""
+    engine = litellm_pool.start_engine("dedicated", getattr(request, "param", None))
+    yield engine
+    engine.stop()
 
 
 @pytest.fixture(scope="session")

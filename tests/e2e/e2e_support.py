@@ -1,0 +1,170 @@
+"""Helpers of the end-to-end tests: routes read from ``routing.json``, requests, SSE, statistics.
+
+Routes come from the generated manifest rather than hard-coded model names, so a change to the spec
+changes what the tests expect. A *mock target* is ``"<provider>/<provider_model>"``, the name the
+mock provider records calls under and signs its answers with.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from local.environment import LocalEnvironment
+from local.run import served_by
+
+CHAT_PATH = "/v1/chat/completions"
+PORTKEY_AUTH = "Bearer mock-key"  # the mock accepts any key; Portkey needs one to forward
+
+
+def mock_target(target: dict[str, Any]) -> str:
+    return f"{target['provider']}/{target['provider_model']}"
+
+
+@dataclass(frozen=True)
+class Route:
+    """A task of ``routing.json``: its targets as mock targets, and its traffic branches."""
+
+    task: str
+    tier: str
+    targets: dict[str, str]  # spec model name → mock target
+    branches: dict[str, list[str]]  # branch name → chain of mock targets (first serves, rest fall back)
+    shares: dict[str, float]  # branch name → share of traffic (0..1)
+    experiments: list[dict[str, Any]]
+
+    @property
+    def control_chain(self) -> list[str]:
+        return self.branches["control"]
+
+    @property
+    def primary(self) -> str:
+        return self.control_chain[0]
+
+    @property
+    def fallback(self) -> str:
+        return self.control_chain[1]
+
+
+def gateway_tasks(routing: dict[str, Any]) -> list[str]:
+    """Tasks routed through the gateway (``route: gateway``), in manifest order."""
+    return [name for name, task in routing["tasks"].items() if task.get("route") == "gateway"]
+
+
+def route(routing: dict[str, Any], task: str) -> Route:
+    entry = routing["tasks"][task]
+    targets = {t["model"]: mock_target(t) for t in entry["targets"]}
+    branches: dict[str, list[str]] = {}
+    shares: dict[str, float] = {}
+    for branch in entry["traffic"]:
+        # A loadbalanced tier lists several "control" branches; the first one is the primary's.
+        branches.setdefault(branch["branch"], [targets[name] for name in branch["chain"]])
+        shares[branch["branch"]] = shares.get(branch["branch"], 0.0) + branch["percent"] / 100
+    return Route(task, entry["tier"], targets, branches, shares, list(entry.get("experiments") or []))
+
+
+def tasks_of_tier(routing: dict[str, Any], tier: str) -> list[str]:
+    return [task for task in gateway_tasks(routing) if routing["tasks"][task].get("tier") == tier]
+
+
+def cached_tasks(routing: dict[str, Any]) -> list[str]:
+    return [task for task in gateway_tasks(routing)
+            if (routing["tasks"][task].get("cache") or {}).get("mode", "off") != "off"]
+
+
+def chat_body(task: str, label: str = "e2e", stream: bool = False, prompt: str | None = None) -> dict[str, Any]:
+    """A chat request for ``task``; the prompt is unique unless given, so no test meets another's cache entry."""
+    content = prompt if prompt is not None else f"{label} {uuid.uuid4().hex}"
+    return {"model": task, "messages": [{"role": "user", "content": content}], "max_tokens": 16, "stream": stream}
+
+
+def portkey_headers(env: LocalEnvironment, task: str) -> dict[str, str]:
+    """The task's generated Portkey config, unchanged but for its endpoints, as ``x-portkey-config``."""
+    return {"Authorization": PORTKEY_AUTH, "x-portkey-config": env.portkey_config(task)}
+
+
+@dataclass
+class Answer:
+    status: int
+    target: str | None
+    seconds: float
+    headers: httpx.Headers
+    text: str
+
+
+def post_chat(client: httpx.Client, body: dict[str, Any], headers: dict[str, str] | None = None) -> Answer:
+    started = time.perf_counter()
+    response = client.post(CHAT_PATH, json=body, headers=headers)
+    seconds = time.perf_counter() - started
+    return Answer(response.status_code, served_by(response), seconds, response.headers, response.text)
+
+
+@dataclass
+class Stream:
+    """A streamed answer as the client saw it."""
+
+    status: int
+    content_type: str
+    data_lines: list[str]
+    text: str  # the concatenated content deltas
+    first_byte_seconds: float
+    seconds: float
+
+    @property
+    def done(self) -> bool:
+        return bool(self.data_lines) and self.data_lines[-1] == "data: [DONE]"
+
+    @property
+    def target(self) -> str | None:
+        return self.text.removeprefix("served-by ") if self.text.startswith("served-by ") else None
+
+
+def post_stream(client: httpx.Client, body: dict[str, Any], headers: dict[str, str] | None = None) -> Stream:
+    """Send ``body`` (``stream: true``) and read the SSE answer line by line, as it arrives."""
+    assert body.get("stream") is True
+    started = time.perf_counter()
+    first_byte = 0.0
+    lines: list[str] = []
+    with client.stream("POST", CHAT_PATH, json=body, headers=headers) as response:
+        for line in response.iter_lines():
+            if not first_byte:
+                first_byte = time.perf_counter() - started
+            if line.startswith("data: "):
+                lines.append(line)
+        status, content_type = response.status_code, response.headers.get("content-type", "")
+    text = ""
+    for line in lines:
+        if line == "data: [DONE]":
+            continue
+        chunk = json.loads(line.removeprefix("data: "))
+        for choice in chunk.get("choices") or []:
+            text += (choice.get("delta") or {}).get("content") or ""
+    return Stream(status, content_type, lines, text, first_byte, time.perf_counter() - started)
+
+
+def binomial_bounds(n: int, p: float, false_failure: float) -> tuple[int, int]:
+    """The narrowest [lo, hi] with P(X < lo) and P(X > hi) each at most ``false_failure / 2``, X ~ Bin(n, p).
+
+    Exact tails (no normal approximation): a correct gateway fails the test with probability at most
+    ``false_failure``.
+    """
+
+    def pmf(k: int) -> float:
+        log = math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+        return math.exp(log + k * math.log(p) + (n - k) * math.log1p(-p))
+
+    half = false_failure / 2
+    lo, tail = 0, 0.0
+    while lo <= n and tail + pmf(lo) <= half:
+        tail += pmf(lo)
+        lo += 1
+    hi, tail = n, 0.0
+    while hi >= 0 and tail + pmf(hi) <= half:
+        tail += pmf(hi)
+        hi -= 1
+    return lo, hi
