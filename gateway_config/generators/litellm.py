@@ -20,6 +20,7 @@ pod (env from Kubernetes Secrets) and on a laptop (env from `make run`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway_config.resolve import ResolvedEnvironment, ResolvedTarget, ResolvedTask
@@ -56,25 +57,52 @@ def _api_base(target: ResolvedTarget) -> str:
     return target.base_url
 
 
-def deployment_orders(task: ResolvedTask) -> list[tuple[ResolvedTarget, int, float | None]]:
-    """(target, order, weight) for each distinct target of a task.
+@dataclass(frozen=True)
+class Deployment:
+    """One entry of a task's model group."""
 
-    Order 1 holds the first target of every branch, weighted by the branch shares; the rest follow
-    in the order a request meets them. Weights are only written where traffic is split.
+    target: ResolvedTarget
+    order: int
+    weight: float | None
+    # The single deployment that serves when every other one is cooling down. It is never cooled
+    # down quickly itself: with nothing behind it, a cooldown would turn one failed call into
+    # `429 all deployments in cooldown` for the whole cooldown window.
+    last_resort: bool = False
+    # True for the copy of a target that also serves at an earlier order (ids must be unique).
+    repeated: bool = False
+
+    @property
+    def deployment_id(self) -> str:
+        return f"{self.target.model}/last-resort" if self.repeated else self.target.model
+
+
+def deployments(task: ResolvedTask) -> list[Deployment]:
+    """The deployments of a task's model group, in order.
+
+    Order 1 holds the first target of every branch, weighted by the branch shares; the other
+    targets follow in the order a request meets them. When the last order would hold several
+    deployments (a split with nothing behind it, as an experiment on a two-target tier), the
+    control chain's final target is repeated behind them as the single last resort.
     """
     first_share: dict[str, float] = {}
     for branch in task.branches:
         model = branch.chain[0].model
         first_share[model] = first_share.get(model, 0.0) + branch.percent
     split = len(first_share) > 1
-    rows: list[tuple[ResolvedTarget, int, float | None]] = []
+    rows: list[Deployment] = []
     next_order = 2
     for target in task.targets:
         if target.model in first_share:
-            rows.append((target, 1, round(first_share[target.model], 6) if split else None))
+            rows.append(Deployment(target, 1, round(first_share[target.model], 6) if split else None))
         else:
-            rows.append((target, next_order, None))
+            rows.append(Deployment(target, next_order, None))
             next_order += 1
+    last_order = max(row.order for row in rows)
+    last_level = [row for row in rows if row.order == last_order]
+    if len(last_level) == 1:
+        rows[rows.index(last_level[0])] = replace(last_level[0], last_resort=True)
+    else:
+        rows.append(Deployment(task.branches[0].chain[-1], last_order + 1, None, last_resort=True, repeated=True))
     return rows
 
 
@@ -92,33 +120,31 @@ def task_cache_controls(task: ResolvedTask, environment_cache: Cache) -> dict[st
     return None
 
 
-def _deployment(
-    task: ResolvedTask, target: ResolvedTarget, order: int, weight: float | None, environment_cache: Cache
-) -> dict[str, Any]:
+def _deployment(task: ResolvedTask, deployment: Deployment, environment_cache: Cache) -> dict[str, Any]:
+    target = deployment.target
     params: dict[str, Any] = {
         "model": f"{_model_prefix(target)}/{target.provider_model}",
         "api_base": _api_base(target),
         "api_key": f"os.environ/{target.api_key_env}",
-        "order": order,
+        "order": deployment.order,
         "timeout": target.timeout_seconds,
         "stream_timeout": target.timeout_seconds,
     }
-    if weight is not None:
-        params["weight"] = weight
+    if deployment.weight is not None:
+        params["weight"] = deployment.weight
     cache_controls = task_cache_controls(task, environment_cache)
     if cache_controls is not None:
         params["cache"] = cache_controls
-    return {
-        "model_name": task.name,
-        "litellm_params": params,
-        "model_info": {
-            "id": f"{task.name}/{target.model}",
-            "task": task.name,
-            "target_model": target.model,
-            "allowed_fails": 0,
-            "cooldown_time": task.cooldown_seconds,
-        },
+    model_info: dict[str, Any] = {
+        "id": f"{task.name}/{deployment.deployment_id}",
+        "task": task.name,
+        "target_model": target.model,
     }
+    if not deployment.last_resort:
+        # One failure cools this target down, so the next requests go straight to the next one.
+        model_info["allowed_fails"] = 0
+        model_info["cooldown_time"] = task.cooldown_seconds
+    return {"model_name": task.name, "litellm_params": params, "model_info": model_info}
 
 
 def task_retry_policy(task: ResolvedTask) -> dict[str, int]:
@@ -174,9 +200,7 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
     """The LiteLLM proxy config for one environment, as data."""
     tasks = environment.gateway_tasks
     model_list = [
-        _deployment(task, target, order, weight, environment.defaults.cache)
-        for task in tasks
-        for target, order, weight in deployment_orders(task)
+        _deployment(task, deployment, environment.defaults.cache) for task in tasks for deployment in deployments(task)
     ]
     model_list += _semantic_cache_deployment(environment)
     defaults = environment.defaults
