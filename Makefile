@@ -85,3 +85,13 @@ smoke: $(STAMP) runtime ## bounded: start everything, one request per routed tas
 
 # The e2e tests drive the real runtimes: `make test` installs them first.
 test: runtime
+
+# --- gateway benchmarks (issue 4): real engines on loopback, results in docs/benchmarks.md ------------
+BENCH_TIMEOUT ?= 600
+.PHONY: bench
+bench: $(STAMP) runtime ## overhead, failover and cache benches on the real gateways (bounded, ~12 min)
+	@rc=0; \
+	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) bench/overhead.py || rc=1; \
+	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) bench/failover.py || rc=1; \
+	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) bench/cache.py || rc=1; \
+	exit $$rc
