@@ -315,9 +315,8 @@ class GeneratedLocal:
         return self.environment.litellm_config
 
     def litellm_env(self) -> dict[str, str]:
-        """Secrets and Redis from ``prepare_environment`` plus the generated ``litellm/env.json``."""
-        generated_env = json.loads((self.environment.root / "litellm" / "env.json").read_text())
-        return {**generated_env, **self.environment.env}
+        """Secrets, Redis and the generated ``litellm/env.json``, as ``prepare_environment`` sets them."""
+        return dict(self.environment.env)
 
     def litellm_yaml(self) -> dict[str, Any]:
         return yaml.safe_load(self.litellm_config.read_text())
