@@ -22,6 +22,7 @@ from typing import Any
 
 import yaml
 
+from gateway_config import load_spec
 from local.processes import REPO_ROOT
 
 GENERATED_MOCK_HOST = "127.0.0.1:8090"
@@ -74,9 +75,8 @@ def build_local_tree(out: Path, spec: Path = SPEC_PATH) -> Path:
 
 
 def real_base_urls(spec: Path = SPEC_PATH) -> dict[str, str]:
-    """Provider → real base URL, from the spec's top-level ``providers`` (read only)."""
-    data = yaml.safe_load(spec.read_text())
-    return {name: str(p["base_url"]) for name, p in (data.get("providers") or {}).items() if "base_url" in p}
+    """Provider → real base URL, from the spec's top-level ``providers`` (the `local` overlay aside)."""
+    return {name: provider.base_url for name, provider in load_spec(spec).providers.items()}
 
 
 def real_provider_keys(environ: Mapping[str, str]) -> dict[str, str]:
