@@ -83,24 +83,36 @@ def _read(path: Path) -> str | None:
 def write_tree(rendered: dict[str, str], out: Path, environments: Iterable[str]) -> None:
     """Replace `<out>/<environment>/` for each environment with exactly the rendered files.
 
-    Each environment is written to a temporary sibling and swapped in by rename, so a reader (or a
-    failure halfway) never sees a mix of old and new files.
+    Every environment is written in full to a temporary sibling first; only then are they swapped
+    in, each by rename. A failure while writing leaves the old tree as it was; a reader never sees
+    a folder with a mix of old and new files.
     """
+    environments = list(environments)
     out.mkdir(parents=True, exist_ok=True)
-    for environment in environments:
-        staging_dir = Path(tempfile.mkdtemp(prefix=f".{environment}-", dir=out))
-        try:
-            prefix = f"{environment}/"
-            for path, text in rendered.items():
-                if path.startswith(prefix):
-                    target = staging_dir / path.removeprefix(prefix)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_text(text, encoding="utf-8")
+    prepared: dict[str, Path] = {}
+    try:
+        for environment in environments:
+            prepared[environment] = _write_environment(rendered, out, environment)
+        for environment, new_dir in prepared.items():
             final = out / environment
-            previous = out / f".{environment}.previous"
+            # A unique name: a leftover from an interrupted run must not block this one.
+            retired = Path(tempfile.mkdtemp(prefix=f".{environment}-retired-", dir=out))
             if final.exists():
-                os.replace(final, previous)
-            os.replace(staging_dir, final)
-            shutil.rmtree(previous, ignore_errors=True)
-        finally:
-            shutil.rmtree(staging_dir, ignore_errors=True)
+                os.replace(final, retired / environment)
+            os.replace(new_dir, final)
+            shutil.rmtree(retired, ignore_errors=True)
+    finally:
+        for new_dir in prepared.values():
+            shutil.rmtree(new_dir, ignore_errors=True)
+
+
+def _write_environment(rendered: dict[str, str], out: Path, environment: str) -> Path:
+    new_dir = Path(tempfile.mkdtemp(prefix=f".{environment}-new-", dir=out))
+    new_dir.chmod(0o755)  # mkdtemp's 0700 would end up on the committed folder
+    prefix = f"{environment}/"
+    for path, text in rendered.items():
+        if path.startswith(prefix):
+            target = new_dir / path.removeprefix(prefix)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+    return new_dir

@@ -21,13 +21,12 @@ from gateway_config.spec import ENVIRONMENT_NAMES
 EXIT_OK, EXIT_STALE, EXIT_INVALID = 0, 1, 2
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse prints usage and exits 2 on a bad argument; keep that, name the program clearly."""
-
-
 def _spec_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--spec", type=Path, default=DEFAULT_SPEC, help=f"routing spec (default: {_relative(DEFAULT_SPEC)})"
+        "--spec",
+        type=Path,
+        default=Path(_relative(DEFAULT_SPEC)),
+        help=f"routing spec (default: {_relative(DEFAULT_SPEC)})",
     )
 
 
@@ -49,7 +48,7 @@ def _relative(path: Path) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
+    parser = argparse.ArgumentParser(
         prog="python -m gateway_config",
         description="Validate the routing spec and generate the configs the gateway runtimes consume.",
     )
@@ -128,4 +127,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         for line in error.lines():
             print(line, file=sys.stderr)
+        return EXIT_INVALID
+    except OSError as error:
+        # An unwritable --out or a path that is a file: one line, not a traceback, and not exit 1
+        # (which means "stale").
+        where = error.filename or "?"
+        print(f"{_relative(Path(where).absolute())}: {error.strerror or error}", file=sys.stderr)
         return EXIT_INVALID

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 import jinja2
 
+from gateway_config.build import render_environment
 from gateway_config.resolve import ResolvedEnvironment, ResolvedTask, resolve_environment
 from gateway_config.spec import ENVIRONMENT_NAMES, RoutingSpec
 
@@ -25,6 +26,8 @@ class EnvironmentChange:
     environment: str
     tasks: list[TaskChange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # Generated files whose bytes change: the backstop for anything the summary lines do not name.
+    files: list[str] = field(default_factory=list)
 
 
 def first_choice_share(task: ResolvedTask) -> dict[str, float]:
@@ -77,6 +80,15 @@ def _compare_tasks(before: ResolvedTask, after: ResolvedTask) -> list[str]:
         old = old_timeouts.get(target.label)
         if old is not None and old != target.timeout_seconds:
             lines.append(f"timeout `{target.label}`: {old:g} s → {target.timeout_seconds:g} s")
+    old_by_label = {t.label: t for t in before.targets}
+    for target in after.targets:
+        old_target = old_by_label.get(target.label)
+        if old_target is None:
+            continue
+        if old_target.base_url != target.base_url:
+            lines.append(f"endpoint `{target.label}`: {old_target.base_url} → {target.base_url}")
+        if old_target.api_key_env != target.api_key_env:
+            lines.append(f"key variable `{target.label}`: {old_target.api_key_env} → {target.api_key_env}")
     old_keys = {t.label: t.virtual_key for t in before.targets}
     for target in after.targets:
         if target.label in old_keys and old_keys[target.label] != target.virtual_key:
@@ -89,8 +101,14 @@ def _compare_tasks(before: ResolvedTask, after: ResolvedTask) -> list[str]:
             lines.append(f"experiment started: `{name}` ({new_e.kind}, {new_e.traffic_percent:g}% → {new_e.variant})")
         elif new_e is None and old_e is not None:
             lines.append(f"experiment ended: `{name}`")
-        elif old_e != new_e and old_e is not None and new_e is not None:
-            lines.append(f"experiment `{name}`: {old_e.traffic_percent:g}% → {new_e.traffic_percent:g}%")
+        elif old_e is not None and new_e is not None and (old_e.kind, old_e.variant) == (new_e.kind, new_e.variant):
+            if old_e.traffic_percent != new_e.traffic_percent:
+                lines.append(f"experiment `{name}`: {old_e.traffic_percent:g}% → {new_e.traffic_percent:g}%")
+        elif old_e is not None and new_e is not None:
+            lines.append(
+                f"experiment `{name}`: {old_e.kind}, {old_e.traffic_percent:g}% → {old_e.variant} ⇒ "
+                f"{new_e.kind}, {new_e.traffic_percent:g}% → {new_e.variant}"
+            )
     if before.budget_usd_monthly != after.budget_usd_monthly:
         lines.append(f"budget: {_fmt(before.budget_usd_monthly)} → {_fmt(after.budget_usd_monthly)} USD/month")
     return lines
@@ -110,6 +128,14 @@ def compare_environment(before: ResolvedEnvironment, after: ResolvedEnvironment)
             lines = _compare_tasks(old_tasks[name], new_tasks[name])
             if lines:
                 change.tasks.append(TaskChange(name, lines))
+    for setting in ("connection_pool", "cooldown_seconds", "request_timeout_seconds"):
+        old_value, new_value = getattr(before.defaults, setting), getattr(after.defaults, setting)
+        if old_value != new_value:
+            change.notes.append(f"{setting}: {_fmt(old_value)} → {_fmt(new_value)}")
+    old_embedder, new_embedder = before.cache_embedding_target, after.cache_embedding_target
+    if old_embedder != new_embedder:
+        describe = lambda t: f"`{t.label}` at {t.base_url}" if t else "none"  # noqa: E731
+        change.notes.append(f"semantic-cache embedder: {describe(old_embedder)} → {describe(new_embedder)}")
     if before.budget_usd_monthly != after.budget_usd_monthly:
         change.notes.append(f"monthly budget: {before.budget_usd_monthly:g} → {after.budget_usd_monthly:g} USD")
     old_slos, new_slos = before.slos.model_dump(), after.slos.model_dump()
@@ -138,16 +164,30 @@ No change to routing in any environment.
   - {{ line }}
 {% endfor %}
 {% endfor %}
+{% if env.files %}
+
+Generated files that change: {% for file in env.files %}`{{ file }}`{{ ", " if not loop.last }}{% endfor %}
+{% endif %}
 {% endfor %}
 """
 )
 
 
 def routing_diff(before: RoutingSpec, after: RoutingSpec, environments=ENVIRONMENT_NAMES) -> str:
-    """Markdown summary of what changes from `before` to `after`."""
+    """Markdown summary of what changes from `before` to `after`, per environment.
+
+    The summary lines come from the resolved routes; the list of generated files that change comes
+    from rendering both specs, so nothing that reaches a runtime can change without being named.
+    """
     changes = []
     for environment in environments:
         change = compare_environment(resolve_environment(before, environment), resolve_environment(after, environment))
+        old_files, new_files = render_environment(before, environment), render_environment(after, environment)
+        change.files = sorted(
+            path for path in set(old_files) | set(new_files) if old_files.get(path) != new_files.get(path)
+        )
+        if change.files and not (change.tasks or change.notes):
+            change.notes.append("no routing change in the summary's terms; see the generated files below")
         if change.tasks or change.notes:
             changes.append(change)
     return TEMPLATE.render(changes=changes)

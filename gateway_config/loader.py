@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from gateway_config.errors import InputError, KeyPath, Problem, raise_if_any
 from gateway_config.rules import check_references
-from gateway_config.spec import RoutingSpec
+from gateway_config.spec import PATTERN_MEANINGS, URL_PATTERN, RoutingSpec
 
 MAX_SPEC_BYTES = 5_000_000
 # YAML aliases repeat a subtree without repeating its text: a few lines of `*alias` can expand to
@@ -101,6 +101,10 @@ def _problem_from_pydantic(error: dict) -> Problem:
         message = "unknown key (check the spelling; see routing.schema.json for the allowed keys)"
     elif error["type"] == "missing":
         message = "required key is missing"
+    elif error["type"] == "string_pattern_mismatch" and error["ctx"]["pattern"] in PATTERN_MEANINGS:
+        message = f"must be {PATTERN_MEANINGS[error['ctx']['pattern']]}"
+        if error["ctx"]["pattern"] != URL_PATTERN:  # a rejected URL may hold a credential: never echo it
+            message += f" (got {error['input']!r})"
     elif (
         "input" in error
         and error["type"] not in ("model_type", "dict_type", "list_type")

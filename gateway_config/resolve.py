@@ -139,16 +139,21 @@ def virtual_key_slug(spec: RoutingSpec, key_name: str, provider: str) -> str:
     return key_name if len(key.providers) == 1 else f"{key_name}-{provider}"
 
 
+def fallback_tiers(spec: RoutingSpec, tier_name: str) -> list[str]:
+    """The tier and the tiers it falls back to, in order, each once (rules reject cycles)."""
+    names: list[str] = []
+    current: str | None = tier_name
+    while current is not None and current not in names:
+        names.append(current)
+        current = spec.tiers[current].fallback_tier
+    return names
+
+
 def tier_chain(spec: RoutingSpec, tier_name: str) -> list[str]:
     """The tier's targets (model names) followed by its fallback tiers', each model once."""
     chain: list[str] = []
-    visited: set[str] = set()
-    current: str | None = tier_name
-    while current is not None and current not in visited:
-        visited.add(current)
-        tier = spec.tiers[current]
-        chain.extend(target.model for target in tier.targets if target.model not in chain)
-        current = tier.fallback_tier
+    for name in fallback_tiers(spec, tier_name):
+        chain.extend(target.model for target in spec.tiers[name].targets if target.model not in chain)
     return chain
 
 
@@ -168,6 +173,7 @@ def _tier_branches(spec: RoutingSpec, tier_name: str) -> list[tuple[float, list[
 
 
 def _target_timeout(spec: RoutingSpec, tier_names: list[str], model: str, route_timeout: float) -> float:
+    """A target's own timeout (tier entry, else model), capped by the route's; else the route's."""
     for tier_name in tier_names:
         for target in spec.tiers[tier_name].targets:
             if target.model == model and target.timeout_seconds is not None:
@@ -196,15 +202,6 @@ def _resolve_target(spec: RoutingSpec, environment: str, model_name: str, timeou
     )
 
 
-def _chain_tiers(spec: RoutingSpec, tier_name: str) -> list[str]:
-    names: list[str] = []
-    current: str | None = tier_name
-    while current is not None and current not in names:
-        names.append(current)
-        current = spec.tiers[current].fallback_tier
-    return names
-
-
 def resolve_task(spec: RoutingSpec, environment: str, task_name: str) -> ResolvedTask:
     task = spec.tasks[task_name]
     defaults = effective_defaults(spec, environment)
@@ -218,7 +215,7 @@ def resolve_task(spec: RoutingSpec, environment: str, task_name: str) -> Resolve
     control_chain_models = tier_chain(spec, task.tier)
 
     planned: list[tuple[str, float, list[str], list[str]]] = []  # label, percent, models, tiers
-    control_tiers = _chain_tiers(spec, task.tier)
+    control_tiers = fallback_tiers(spec, task.tier)
     for share, models in _tier_branches(spec, task.tier):
         planned.append(("control", control_share * share / 100.0, models, control_tiers))
     for name, experiment in experiments:
@@ -227,7 +224,7 @@ def resolve_task(spec: RoutingSpec, environment: str, task_name: str) -> Resolve
             variant_tiers: list[str] = []
         else:
             variant_branches = _tier_branches(spec, experiment.variant.tier)
-            variant_tiers = _chain_tiers(spec, experiment.variant.tier)
+            variant_tiers = fallback_tiers(spec, experiment.variant.tier)
         for share, models in variant_branches:
             chain = models + [model for model in control_chain_models if model not in models]
             planned.append((name, experiment.traffic_percent * share / 100.0, chain, variant_tiers + control_tiers))
@@ -237,7 +234,14 @@ def resolve_task(spec: RoutingSpec, environment: str, task_name: str) -> Resolve
             label=label,
             percent=round(percent, 6),
             chain=tuple(
-                _resolve_target(spec, environment, model, _target_timeout(spec, tiers, model, timeout))
+                _resolve_target(
+                    spec,
+                    environment,
+                    model,
+                    # A task that sets its own timeout means it for every attempt; otherwise the
+                    # targets' own timeouts apply, capped by the environment's request timeout.
+                    task.request_timeout_seconds or _target_timeout(spec, tiers, model, timeout),
+                )
                 for model in models
             ),
         )

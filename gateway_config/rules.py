@@ -31,10 +31,27 @@ def _ends_in_v1(url: str) -> bool:
     return url.rstrip("/").endswith("/v1")
 
 
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
+PLAIN_HTTP_MESSAGE = "plain http would send provider keys unencrypted: use https (http only to loopback)"
+
+
+def _plain_http_off_loopback(url: str) -> bool:
+    if not url.startswith("http://"):
+        return False
+    host = url.removeprefix("http://").split("/", 1)[0]
+    return host.rsplit(":", 1)[0] not in LOOPBACK_HOSTS if not host.startswith("[") else not host.startswith("[::1]")
+
+
+def _check_url(url: str, path: KeyPath, gateway_provider: bool) -> Iterator[Problem]:
+    if gateway_provider and not _ends_in_v1(url):
+        yield Problem(path, V1_MESSAGE)
+    if _plain_http_off_loopback(url):
+        yield Problem(path, PLAIN_HTTP_MESSAGE)
+
+
 def _check_providers(spec: RoutingSpec) -> Iterator[Problem]:
     for name, provider in spec.providers.items():
-        if provider.kind != CORTEX and not _ends_in_v1(provider.base_url):
-            yield Problem(("providers", name, "base_url"), V1_MESSAGE)
+        yield from _check_url(provider.base_url, ("providers", name, "base_url"), provider.kind != CORTEX)
 
 
 def _check_models(spec: RoutingSpec) -> Iterator[Problem]:
@@ -112,11 +129,6 @@ def _check_fallback_cycles(spec: RoutingSpec) -> Iterator[Problem]:
                 break
             path.append(current)
             current = spec.tiers[current].fallback_tier
-
-
-def _references_are_sound(spec: RoutingSpec) -> bool:
-    """True when tiers can be walked: later rules expand chains and need every name to exist."""
-    return not any(True for _ in _check_models(spec)) and not any(True for _ in _check_tiers(spec))
 
 
 def _check_cache(cache: Cache | CacheOverride, path: KeyPath, spec: RoutingSpec) -> Iterator[Problem]:
@@ -257,8 +269,9 @@ def _check_environments(spec: RoutingSpec) -> Iterator[Problem]:
         for provider, override in overlay.providers.items():
             if provider not in spec.providers:
                 yield Problem((*base, "providers", provider), _unknown("provider", provider, spec.providers))
-            elif spec.providers[provider].kind != CORTEX and not _ends_in_v1(override.base_url):
-                yield Problem((*base, "providers", provider, "base_url"), V1_MESSAGE)
+            else:
+                gateway_provider = spec.providers[provider].kind != CORTEX
+                yield from _check_url(override.base_url, (*base, "providers", provider, "base_url"), gateway_provider)
         for provider, key_name in overlay.virtual_keys.items():
             path: KeyPath = (*base, "virtual_keys", provider)
             if provider not in spec.providers:
@@ -313,7 +326,7 @@ def _check_semantic_cache(spec: RoutingSpec) -> Iterator[Problem]:
 def check_references(spec: RoutingSpec) -> list[Problem]:
     """Every whole-document problem of a structurally valid spec, in document order of sections."""
     problems = list(_check_providers(spec)) + list(_check_models(spec)) + list(_check_tiers(spec))
-    if problems or not _references_are_sound(spec):
+    if problems:  # later rules walk the tiers: every name must exist first
         return problems
     problems += _check_tasks(spec)
     if any(problem.path[0] == "tasks" and problem.path[-1] == "tier" for problem in problems):

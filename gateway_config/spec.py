@@ -16,17 +16,28 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 
 ENVIRONMENT_NAMES = ("staging", "prod", "local")
 
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
+ENV_VAR_PATTERN = r"^[A-Z][A-Z0-9_]*$"
+# No `user:password@` part: a credential in a URL would land in the generated, committed files.
+URL_PATTERN = r"^https?://[^\s/?#@]+(/[^\s?#@]*)?$"
+# What each pattern means, for error messages a person can act on.
+PATTERN_MEANINGS = {
+    NAME_PATTERN: "a lower-case name: letters, digits, '_', '-', '.'; at most 63 characters",
+    ENV_VAR_PATTERN: "an environment variable name: A-Z, 0-9 and '_'",
+    URL_PATTERN: "an http(s) URL without credentials (user:password@), query or fragment",
+}
+
 Name = Annotated[
     str,
-    StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,62}$"),
+    StringConstraints(pattern=NAME_PATTERN),
     Field(description="lower-case identifier: letters, digits, '_', '-', '.'; at most 63 characters"),
 ]
 EnvironmentName = Literal["staging", "prod", "local"]
-EnvVarName = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]*$")]
+EnvVarName = Annotated[str, StringConstraints(pattern=ENV_VAR_PATTERN)]
 HttpUrl = Annotated[
     str,
-    StringConstraints(pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$"),
-    Field(description="http(s) URL without query or fragment"),
+    StringConstraints(pattern=URL_PATTERN),
+    Field(description="http(s) URL without credentials, query or fragment"),
 ]
 StatusCode = Annotated[int, Field(ge=400, le=599)]
 Percent = Annotated[float, Field(ge=0, le=100)]
@@ -159,7 +170,10 @@ class Task(StrictModel):
     tier: Name
     cache: CacheOverride | None = None
     retry: RetryOverride | None = None
-    request_timeout_seconds: TimeoutSeconds | None = None
+    request_timeout_seconds: TimeoutSeconds | None = Field(
+        default=None,
+        description="timeout of every attempt of this task, on every target; replaces the targets' own",
+    )
 
 
 class Variant(StrictModel):

@@ -83,11 +83,18 @@ def test_experiment_carves_its_share_out_of_the_control() -> None:
     assert config["strategy"] == {"mode": "loadbalance"}
     assert [branch["weight"] for branch in config["targets"]] == [0.9, 0.1]
     litellm = _litellm(base_text(), "prod")
-    chat = [d["litellm_params"] for d in litellm["model_list"] if d["model_name"] == "chat"]
-    assert [(d["model"], d["order"], d["weight"]) for d in chat] == [
+    chat = [d for d in litellm["model_list"] if d["model_name"] == "chat"]
+    assert [
+        (d["litellm_params"]["model"], d["litellm_params"]["order"], d["litellm_params"].get("weight")) for d in chat
+    ] == [
         ("openai/gpt-4o-mini", 1, 90.0),
         ("anthropic/claude-3-5-haiku-20241022", 1, 10.0),
+        # The split leaves nothing behind order 1: the control chain's last target is repeated as the
+        # single last resort, which is never cooled down quickly (no 429 for the whole group).
+        ("anthropic/claude-3-5-haiku-20241022", 2, None),
     ]
+    assert [d["model_info"].get("allowed_fails") for d in chat] == [0, 0, None]
+    assert chat[2]["model_info"]["id"] == "chat/claude-haiku/last-resort"
 
 
 def test_experiment_limited_to_one_environment() -> None:

@@ -100,7 +100,7 @@ SHAPE_CASES = [
         (
             "openrouter.ai/api/v1",
             "providers.openrouter.base_url",
-            "String should match pattern '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' (got 'openrouter.ai/api/v1')",
+            "must be an http(s) URL without credentials (user:password@), query or fragment",
         ),
     ),
     case(
@@ -109,7 +109,7 @@ SHAPE_CASES = [
         (
             "openai_key",
             "providers.openai.api_key_env",
-            "String should match pattern '^[A-Z][A-Z0-9_]*$' (got 'openai_key')",
+            "must be an environment variable name: A-Z, 0-9 and '_' (got 'openai_key')",
         ),
     ),
     case(
@@ -387,7 +387,7 @@ SHAPE_CASES = [
         (
             "Chat Bot:",
             "tasks.Chat Bot",
-            "String should match pattern '^[a-z0-9][a-z0-9_.-]{0,62}$' (got 'Chat Bot')",
+            "must be a lower-case name: letters, digits, '_', '-', '.'; at most 63 characters (got 'Chat Bot')",
         ),
     ),
 ]
