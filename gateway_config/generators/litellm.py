@@ -83,6 +83,9 @@ def deployments(task: ResolvedTask) -> list[Deployment]:
     targets follow in the order a request meets them. When the last order would hold several
     deployments (a split with nothing behind it, as an experiment on a two-target tier), the
     control chain's final target is repeated behind them as the single last resort.
+
+    LiteLLM cannot give each branch its own fallback chain: while the control's primary cools down,
+    the other order-1 deployments (an experiment's variant) take its share too. Portkey keeps the split.
     """
     first_share: dict[str, float] = {}
     for branch in task.branches:
