@@ -224,8 +224,9 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
         # Without it a streamed request to a model with a Hugging Face tokenizer blocks ~23 s trying
         # to download it (measured), on a pod whose egress is limited to the providers.
         "disable_hf_tokenizer_download": True,
+        # Retries belong to the router alone (router_settings): a second, module-level retry count
+        # would multiply the calls to a failing target.
         "request_timeout": defaults.request_timeout_seconds,
-        "num_retries": defaults.retry.attempts,
     }
     cache_params = _cache_params(environment)
     litellm_settings["cache"] = cache_params is not None

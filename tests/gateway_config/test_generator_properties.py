@@ -290,10 +290,11 @@ def _litellm_errors(config: dict[str, Any], gateway_tasks: list[str]) -> list[st
             errors.append(f"{task}: weights {weights}")
         if weights and sum(weights) <= 0:
             errors.append(f"{task}: weights add up to {sum(weights)}")
-    for section in ("router_settings", "litellm_settings"):
-        retries = config[section]["num_retries"]
-        if not (isinstance(retries, int) and not isinstance(retries, bool) and 0 <= retries <= 10):
-            errors.append(f"{section}.num_retries {retries!r}")
+    retries = config["router_settings"]["num_retries"]
+    if not (isinstance(retries, int) and not isinstance(retries, bool) and 0 <= retries <= 10):
+        errors.append(f"router_settings.num_retries {retries!r}")
+    if "num_retries" in config["litellm_settings"]:
+        errors.append("litellm_settings.num_retries: a second retry count would multiply calls to a failing target")
     for task, policy in config["router_settings"]["model_group_retry_policy"].items():
         if not all(isinstance(value, int) and not isinstance(value, bool) for value in policy.values()):
             errors.append(f"{task}: retry policy {policy}")
