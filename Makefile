@@ -51,7 +51,7 @@ PORTKEY_STAMP := runtime/portkey/node_modules/.installed
 SMOKE_TIMEOUT ?= 300
 ENGINE ?= litellm
 
-.PHONY: runtime runtime-litellm runtime-portkey runtime-redis run smoke
+.PHONY: runtime runtime-litellm runtime-portkey runtime-redis runtime-redis-optional unknown-engine run smoke
 
 # pip checks every hash (--require-hashes): LiteLLM releases have been compromised on PyPI before.
 $(LITELLM_STAMP): runtime/litellm/requirements.txt
@@ -69,18 +69,44 @@ $(PORTKEY_STAMP): runtime/portkey/package.json runtime/portkey/package-lock.json
 
 runtime-portkey: $(PORTKEY_STAMP) ## Portkey gateway (npm ci) in runtime/portkey/node_modules
 
-runtime-redis: ## redis-server from Debian (not started as a service; we run our own per test/run)
+# redis-server with apt-get (root only). The Debian package may start a system Redis on 6379: it is
+# stopped, since the tests and `make run` start their own on free ports.
+INSTALL_REDIS = apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+	apt-get install -y -qq --no-install-recommends redis-server >/dev/null && \
+	{ ! command -v systemctl >/dev/null || systemctl stop redis-server >/dev/null 2>&1 || true; }
+
+runtime-redis: ## redis-server from Debian (required: fails if it cannot be installed; needs root for apt-get)
 	@command -v redis-server >/dev/null || { \
 		command -v apt-get >/dev/null || { echo "redis-server missing and no apt-get: install Redis by hand" >&2; exit 1; }; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
-			apt-get install -y -qq --no-install-recommends redis-server >/dev/null; }
+		[ "$$(id -u)" = 0 ] || { echo "redis-server missing: apt-get needs root (sudo make runtime-redis)" >&2; exit 1; }; \
+		echo "installing redis-server with apt-get"; $(INSTALL_REDIS); }
 
-runtime: runtime-litellm runtime-portkey runtime-redis ## every gateway runtime the e2e tests and make run use
+# For make run/smoke Redis is optional: without it local/run.py switches the LiteLLM cache off and says so.
+runtime-redis-optional:
+	@command -v redis-server >/dev/null && exit 0; \
+	if ! command -v apt-get >/dev/null; then \
+		echo "redis-server not installed and no apt-get: the LiteLLM cache will be off (install Redis by hand)"; \
+	elif [ "$$(id -u)" != 0 ]; then \
+		echo "redis-server not installed and apt-get needs root: the LiteLLM cache will be off" \
+			"(sudo make runtime-redis to have it)"; \
+	else \
+		echo "installing redis-server with apt-get (for the LiteLLM cache)"; \
+		$(INSTALL_REDIS) || echo "redis-server could not be installed: the LiteLLM cache will be off"; \
+	fi
 
-run: $(STAMP) runtime ## start mock provider, Redis and the gateway (ENGINE=litellm|portkey) on 127.0.0.1; Ctrl-C stops all
+runtime: runtime-litellm runtime-portkey runtime-redis ## every gateway runtime the e2e tests and benches use
+
+ENGINES := litellm portkey
+ENGINE_RUNTIME := $(if $(filter $(ENGINE),$(ENGINES)),runtime-$(ENGINE),unknown-engine)
+
+unknown-engine:
+	@echo "ENGINE=$(ENGINE): choose one of $(ENGINES)" >&2; exit 2
+
+# Only the chosen engine's runtime (no npm for LiteLLM, no Python venv for Portkey), Redis if possible.
+run: $(STAMP) $(ENGINE_RUNTIME) runtime-redis-optional ## start mock provider, Redis and the gateway (ENGINE=litellm|portkey) on 127.0.0.1; Ctrl-C stops all
 	$(PY) -m local.run --engine $(ENGINE)
 
-smoke: $(STAMP) runtime ## bounded: start everything, one request per routed task, stop; exit 0 if all answered
+smoke: $(STAMP) $(ENGINE_RUNTIME) runtime-redis-optional ## bounded: start everything, one request per routed task, stop; exit 0 if all answered
 	timeout --kill-after=10 $(SMOKE_TIMEOUT) $(PY) -m local.run --smoke --engine $(ENGINE)
 
 # The e2e tests drive the real runtimes: `make test` installs them first.

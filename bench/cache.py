@@ -95,7 +95,7 @@ def replay(destination: Destination, control: MockControl, task: str, requests: 
             break
         if number == len(texts):
             texts.append(next(prompts))
-        status, latency, headers = destination.send(chat_body(texts[number], model=task))
+        status, latency, headers = destination.send(chat_body(task, texts[number]))
         result.requests += 1
         result.repeats += is_repeat
         if status != 200:

@@ -14,7 +14,6 @@ import os
 import random
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import ExitStack
@@ -30,7 +29,22 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # `python bench/x.py` puts bench/, not the repository, on sys.path
     sys.path.insert(0, str(REPO_ROOT))
 
-from local.environment import LocalEnvironment, RedisEndpoint, prepare_environment  # noqa: E402
+from local.client import (  # noqa: E402
+    CHAT_PATH,
+    bearer,
+    chat_body,
+    litellm_headers,
+    mock_provider_key,
+    portkey_headers,
+    target_label,
+)
+from local.environment import (  # noqa: E402
+    LocalEnvironment,
+    RedisEndpoint,
+    prepare_environment,
+    private_work_dir,
+    provider_key_envs,
+)
 from local.mock_provider import MockControl  # noqa: E402
 from local.processes import (  # noqa: E402
     LOOPBACK,
@@ -129,11 +143,6 @@ def machine_note() -> str:
 # --- requests -----------------------------------------------------------------------------------------
 
 
-def chat_body(prompt: str, model: str = BENCH_TASK) -> dict[str, Any]:
-    """The one request body every bench sends (the gateway maps ``model`` to its task's targets)."""
-    return {"model": model, "messages": [{"role": "user", "content": prompt}], "max_tokens": 16}
-
-
 def unique_prompts(tag: str) -> Iterator[str]:
     """Endless distinct prompts of equal length: a cache in the path never hits."""
     nonce = os.urandom(4).hex()
@@ -163,20 +172,17 @@ class Destination:
 
 
 def direct_destination(stack: Stack, mock_url: str, provider: str = "openai") -> Destination:
-    client = stack.client(f"{mock_url}/{provider}/v1", {"Authorization": f"Bearer mock-key-{provider}"})
+    client = stack.client(f"{mock_url}/{provider}/v1", bearer(mock_provider_key(provider)))
     return Destination("direct to mock", client, "/chat/completions")
 
 
 def litellm_destination(stack: Stack, name: str, server: ServerProcess, master_key: str) -> Destination:
-    return Destination(
-        name, stack.client(server.url, {"Authorization": f"Bearer {master_key}"}), "/v1/chat/completions"
-    )
+    return Destination(name, stack.client(server.url, litellm_headers(master_key)), CHAT_PATH)
 
 
 def portkey_destination(stack: Stack, name: str, server: ServerProcess, config: Mapping[str, Any] | str) -> Destination:
     header = config if isinstance(config, str) else json.dumps(config, separators=(",", ":"))
-    client = stack.client(server.url, {"Authorization": "Bearer mock-key", "x-portkey-config": header})
-    return Destination(name, client, "/v1/chat/completions")
+    return Destination(name, stack.client(server.url, portkey_headers(header)), CHAT_PATH)
 
 
 def run_sequential(
@@ -195,7 +201,7 @@ def run_sequential(
             run.stopped_by_deadline = True
             break
         run.started_at.append(time.monotonic())
-        status, latency, headers = destination.send(chat_body(next(prompts)))
+        status, latency, headers = destination.send(chat_body(BENCH_TASK, next(prompts)))
         run.latencies_ms.append(latency)
         run.statuses.append(status)
         if keep_headers:
@@ -220,7 +226,7 @@ def run_interleaved(
             for run in runs.values():
                 run.stopped_by_deadline = True
             break
-        body = chat_body(next(prompts))
+        body = chat_body(BENCH_TASK, next(prompts))
         rng.shuffle(order)
         for destination in order:
             status, latency, _ = destination.send(body)
@@ -250,8 +256,7 @@ class Stack:
     """Starts servers and HTTP clients, and stops all of them on exit (reverse order, by process group)."""
 
     def __init__(self, name: str) -> None:
-        self.work = Path(tempfile.mkdtemp(prefix=f"llm-gateway-bench-{name}-"))
-        self.logs = self.work / "logs"
+        self.name = name
         self._exit = ExitStack()
         self._previous_sigterm: Any = None
 
@@ -259,6 +264,13 @@ class Stack:
         for var in REDIS_ENV_VARS:
             os.environ.pop(var, None)
         self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupted)
+        try:
+            # Entered first, so it is deleted last, after every server writing into it has stopped.
+            self.work = self._exit.enter_context(private_work_dir(f"llm-gateway-bench-{self.name}-"))
+        except BaseException:
+            signal.signal(signal.SIGTERM, self._previous_sigterm)
+            raise
+        self.logs = self.work / "logs"
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None, tb: TracebackType | None) -> None:
@@ -326,7 +338,7 @@ class GeneratedLocal:
 
     def targets(self, task: str = BENCH_TASK) -> list[str]:
         """The task's targets in order, as the mock names them (``provider/provider_model``)."""
-        return [f"{t['provider']}/{t['provider_model']}" for t in self.environment.routing["tasks"][task]["targets"]]
+        return [target_label(t) for t in self.environment.routing["tasks"][task]["targets"]]
 
     def litellm_deployment(self, task: str, order: int) -> dict[str, Any]:
         for deployment in self.litellm_yaml()["model_list"]:
@@ -345,7 +357,5 @@ def litellm_env_without_redis(master_key: str) -> dict[str, str]:
     """Environment for a LiteLLM process that must keep its state to itself."""
     return {
         "LITELLM_MASTER_KEY": master_key,
-        "OPENAI_API_KEY": "mock-key-openai",
-        "ANTHROPIC_API_KEY": "mock-key-anthropic",
-        "OPENROUTER_API_KEY": "mock-key-openrouter",
+        **{var: mock_provider_key(provider) for provider, var in provider_key_envs().items()},
     }

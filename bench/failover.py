@@ -44,6 +44,7 @@ from common import (
     litellm_destination,
     litellm_env_without_redis,
     machine_note,
+    mock_provider_key,
     ms,
     percentile,
     portkey_destination,
@@ -234,7 +235,7 @@ def litellm_replicas(stack: Stack, mock_url: str, control: MockControl, args: ar
 def naive_portkey_config(generated_config: dict[str, Any]) -> dict[str, Any]:
     """The plan read literally: a top-level ``retry: {attempts: 3}`` (applies to every target), then fallback."""
     keep = ("provider", "custom_host", "override_params")
-    targets = [{**{key: target[key] for key in keep if key in target}, "api_key": "mock-key"}
+    targets = [{**{key: target[key] for key in keep if key in target}, "api_key": mock_provider_key(target["provider"])}
                for target in generated_config["targets"]]
     return {"retry": {"attempts": 3}, "strategy": {"mode": "fallback"}, "targets": targets}
 

@@ -40,6 +40,7 @@ from common import (
     litellm_destination,
     litellm_env_without_redis,
     machine_note,
+    mock_provider_key,
     ms,
     percentile,
     portkey_destination,
@@ -78,7 +79,7 @@ def minimal_litellm_config(path: Path, mock_url: str) -> Path:
 def minimal_portkey_config(mock_url: str) -> dict[str, Any]:
     return {
         "provider": "openai",
-        "api_key": "mock-key-openai",
+        "api_key": mock_provider_key("openai"),
         "custom_host": f"{mock_url}/openai/v1",
         "override_params": {"model": "gpt-4o"},
     }

@@ -4,29 +4,37 @@ The generator writes the ``local`` environment against one mock provider on ``12
 (docs/CONTRACT.md). Tests and ``make run`` start the mock on a free port, so :func:`prepare_environment`
 copies the tree into a work folder and rewrites only those endpoints: to the mock's real host:port, or,
 for a provider whose real API key is in the environment, to the provider's real base URL from the spec.
+The files are rewritten as data (parsed, endpoint values changed, written back with the generator's own
+serializer), so a rewritten file differs from the generated one in its endpoints only.
 Secrets and infrastructure are passed as environment variables (the names of CONTRACT.md), never
-written into the files, except for a Portkey target of a real provider, which needs its own key.
+written into the files, except for a Portkey target of a real provider, which needs its own key: such a
+work folder must be private (:func:`private_work_dir`) and is deleted when the run ends.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
 from gateway_config import load_spec
+from gateway_config.build import dump_json, dump_yaml
+from local.client import gateway_tasks, mock_provider_key
 from local.processes import REPO_ROOT
 
 GENERATED_MOCK_HOST = "127.0.0.1:8090"
-PROVIDER_KEY_ENV = {"openai": "OPENAI_API_KEY", "anthropic": "ANTHROPIC_API_KEY", "openrouter": "OPENROUTER_API_KEY"}
 SPEC_PATH = REPO_ROOT / "gateway_config" / "routing.yaml"
 
 
@@ -62,7 +70,21 @@ class LocalEnvironment:
 
     def gateway_tasks(self) -> list[str]:
         """Tasks routed through the gateway (``route: gateway``), in manifest order."""
-        return [name for name, task in self.routing["tasks"].items() if task.get("route") == "gateway"]
+        return gateway_tasks(self.routing)
+
+
+@contextmanager
+def private_work_dir(prefix: str) -> Iterator[Path]:
+    """A fresh folder only this user can read (mode 0700), deleted with everything in it on exit.
+
+    For the configs of a run (a Portkey config of a real provider holds its API key), logs and Redis data.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))  # mkdtemp creates it 0700, whatever the umask
+    try:
+        path.chmod(0o700)
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def build_local_tree(out: Path, spec: Path = SPEC_PATH) -> Path:
@@ -74,25 +96,77 @@ def build_local_tree(out: Path, spec: Path = SPEC_PATH) -> Path:
     return out / "local"
 
 
+def provider_key_envs(spec: Path = SPEC_PATH) -> dict[str, str]:
+    """Provider → the environment variable holding its API key, from the validated spec.
+
+    Providers without one (Snowflake Cortex) are left out."""
+    return {name: p.api_key_env for name, p in load_spec(Path(spec)).providers.items() if p.api_key_env}
+
+
 def real_base_urls(spec: Path = SPEC_PATH) -> dict[str, str]:
     """Provider → real base URL, from the spec's top-level ``providers`` (the `local` overlay aside)."""
-    return {name: provider.base_url for name, provider in load_spec(spec).providers.items()}
+    return {name: str(provider.base_url) for name, provider in load_spec(Path(spec)).providers.items()}
 
 
-def real_provider_keys(environ: Mapping[str, str]) -> dict[str, str]:
-    """Providers whose real API key is set (non-empty) in ``environ``."""
-    return {provider: environ[var] for provider, var in PROVIDER_KEY_ENV.items() if environ.get(var)}
+def real_provider_keys(environ: Mapping[str, str], key_envs: Mapping[str, str]) -> dict[str, str]:
+    """Providers whose real API key is set (non-empty) in ``environ`` (``key_envs``: provider → variable)."""
+    return {provider: environ[var] for provider, var in key_envs.items() if environ.get(var)}
 
 
 def _without_v1(url: str) -> str:
+    url = url.rstrip("/")
     return url[: -len("/v1")] if url.endswith("/v1") else url
 
 
-def rewrite_endpoints(text: str, mock_host_port: str, real_roots: Mapping[str, str]) -> str:
-    """Swap the generated mock endpoints: real providers first (by path prefix), then the host:port."""
-    for provider, root in real_roots.items():
-        text = text.replace(f"http://{GENERATED_MOCK_HOST}/{provider}", root)
-    return text.replace(GENERATED_MOCK_HOST, mock_host_port)
+def real_provider_of(url: str, real_roots: Mapping[str, str]) -> str | None:
+    """The provider of ``real_roots`` whose generated mock path (``/<provider>``) ``url`` is under, if any."""
+    parts = urlsplit(url)
+    if parts.netloc != GENERATED_MOCK_HOST:
+        return None
+    for provider in real_roots:
+        if parts.path == f"/{provider}" or parts.path.startswith(f"/{provider}/"):
+            return provider
+    return None
+
+
+def rewrite_url(url: str, mock_host_port: str, real_roots: Mapping[str, str]) -> str:
+    """One endpoint of the generated tree, for this run.
+
+    Only a URL on the generated mock (``127.0.0.1:8090``) changes: under ``/<provider>`` of a provider in
+    ``real_roots`` it moves to that provider's real root (``http://127.0.0.1:8090/openai/v1`` →
+    ``https://api.openai.com/v1``); otherwise only its host:port becomes the running mock's.
+    """
+    parts = urlsplit(url)
+    if parts.netloc != GENERATED_MOCK_HOST:
+        return url
+    provider = real_provider_of(url, real_roots)
+    if provider is not None:
+        rest = urlunsplit(parts._replace(scheme="", netloc="", path=parts.path[len(provider) + 1:]))
+        return real_roots[provider] + rest
+    return urlunsplit(parts._replace(netloc=mock_host_port))
+
+
+def rewrite_litellm_config(config: dict[str, Any], mock_host_port: str, real_roots: Mapping[str, str]) -> None:
+    """Rewrite every deployment's ``litellm_params.api_base`` in place (keys stay ``os.environ/...``)."""
+    for deployment in config.get("model_list") or []:
+        params = deployment.get("litellm_params") or {}
+        if isinstance(params.get("api_base"), str):
+            params["api_base"] = rewrite_url(params["api_base"], mock_host_port, real_roots)
+
+
+def rewrite_portkey_config(
+    config: dict[str, Any], mock_host_port: str, real_roots: Mapping[str, str], keys: Mapping[str, str]
+) -> None:
+    """Rewrite every (nested) target's ``custom_host`` in place; a target moved to a real provider gets
+    that provider's key from ``keys`` (one request can carry only one ``Authorization``)."""
+    host = config.get("custom_host")
+    if isinstance(host, str):
+        provider = real_provider_of(host, real_roots)
+        config["custom_host"] = rewrite_url(host, mock_host_port, real_roots)
+        if provider is not None:
+            config["api_key"] = keys[provider]
+    for child in config.get("targets") or []:
+        rewrite_portkey_config(child, mock_host_port, real_roots, keys)
 
 
 def prepare_environment(
@@ -113,29 +187,40 @@ def prepare_environment(
     """
     environ = dict(environ or {})
     mock_host_port = mock_url.removeprefix("http://").rstrip("/")
-    real_keys = real_provider_keys(environ) if use_real_providers else {}
+    key_envs = provider_key_envs(spec)
+    real_keys = real_provider_keys(environ, key_envs) if use_real_providers else {}
     bases = real_base_urls(spec) if real_keys else {}
     real_roots = {provider: _without_v1(bases[provider]) for provider in real_keys if provider in bases}
 
     if work_dir.exists():
         shutil.rmtree(work_dir)
     shutil.copytree(generated, work_dir)
+    work_dir.chmod(0o700)
     routing = json.loads((work_dir / "routing.json").read_text())
     notes: list[str] = []
 
     litellm_path = work_dir / "litellm" / "config.yaml"
     if litellm_path.exists():
-        text = rewrite_endpoints(litellm_path.read_text(), mock_host_port, real_roots)
+        config = yaml.safe_load(litellm_path.read_text())
+        rewrite_litellm_config(config, mock_host_port, real_roots)
         if redis is None:
-            text = _without_redis(text)
+            _drop_redis(config)
             notes.append("LiteLLM cache off: redis-server is not installed (make runtime-redis)")
-        litellm_path.write_text(text)
+        litellm_path.write_text(dump_yaml(config))
 
+    portkey_keys = {provider: real_keys[provider] for provider in real_roots}
     for path in sorted((work_dir / "portkey").glob("*.json")):
-        text = rewrite_endpoints(path.read_text(), mock_host_port, real_roots)
-        if real_keys:
-            text = _with_portkey_keys(text, {p: real_keys[p] for p in real_roots})
-        path.write_text(text)
+        config = json.loads(path.read_text())
+        rewrite_portkey_config(config, mock_host_port, real_roots, portkey_keys)
+        text = dump_json(config)
+        if portkey_keys:
+            # Holds API keys: readable by this user only (the folder is 0700 and deleted after the run).
+            fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o600)
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(text)
+        else:
+            path.write_text(text)
 
     # The plain environment the generator asks for (provider connection pool, offline price map),
     # exactly as the Kubernetes Deployment sets it.
@@ -144,7 +229,7 @@ def prepare_environment(
     env = {
         **runtime_env,
         "LITELLM_MASTER_KEY": master_key or f"sk-local-{secrets.token_hex(16)}",
-        **{var: real_keys.get(provider, f"mock-key-{provider}") for provider, var in PROVIDER_KEY_ENV.items()},
+        **{var: real_keys.get(provider, mock_provider_key(provider)) for provider, var in key_envs.items()},
     }
     if redis is not None:
         env.update({"REDIS_HOST": redis.host, "REDIS_PORT": str(redis.port), "REDIS_PASSWORD": redis.password or ""})
@@ -154,9 +239,8 @@ def prepare_environment(
     )
 
 
-def _without_redis(litellm_yaml: str) -> str:
-    """Drop the Redis cache and the router's Redis settings (they would point at nothing)."""
-    config = yaml.safe_load(litellm_yaml)
+def _drop_redis(config: dict[str, Any]) -> None:
+    """Drop the Redis cache and the router's Redis settings (they would point at nothing), in place."""
     settings = config.get("litellm_settings") or {}
     settings.pop("cache_params", None)
     if "cache" in settings:
@@ -164,18 +248,3 @@ def _without_redis(litellm_yaml: str) -> str:
     router = config.get("router_settings") or {}
     for key in ("redis_host", "redis_port", "redis_password", "redis_url"):
         router.pop(key, None)
-    return yaml.safe_dump(config, sort_keys=False)
-
-
-def _with_portkey_keys(portkey_json: str, keys: Mapping[str, str]) -> str:
-    """Give each target of a real provider its key (one request can carry only one Authorization)."""
-    config = json.loads(portkey_json)
-
-    def visit(node: dict[str, Any]) -> None:
-        if node.get("provider") in keys and "custom_host" in node:
-            node["api_key"] = keys[node["provider"]]
-        for child in node.get("targets") or []:
-            visit(child)
-
-    visit(config)
-    return json.dumps(config, indent=2)

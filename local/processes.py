@@ -15,7 +15,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -182,10 +181,6 @@ def _started(server: ServerProcess, probe: Callable[[], bool], timeout: float, w
     return server
 
 
-def default_log_dir() -> Path:
-    return Path(tempfile.mkdtemp(prefix="llm-gateway-logs-"))
-
-
 # --- the servers --------------------------------------------------------------------------------------
 
 
@@ -261,7 +256,11 @@ def start_litellm(
     if not litellm_available():
         raise ServerStartError(f"{LITELLM_BIN} missing; install with: {INSTALL_HINTS['litellm']}")
     port = port or free_port()
-    process_env = {**os.environ, **(env or {}), "LITELLM_LOCAL_MODEL_COST_MAP": "True"}
+    process_env = {**os.environ, **(env or {})}
+    # The generated litellm/env.json sets this (prepare_environment merges it into ``env``); the benches'
+    # minimal and naive configs start the proxy without it. Without it LiteLLM downloads its price map
+    # from GitHub at every start (slow, and fails offline).
+    process_env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     # Keep the proxy's own state out of the repo and its telemetry off.
     process_env.setdefault("LITELLM_TELEMETRY", "False")
     process_env.pop("VIRTUAL_ENV", None)

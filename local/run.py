@@ -3,7 +3,8 @@
 Builds the ``local`` environment, starts the mock provider, Redis (when ``redis-server`` exists) and the
 gateway (LiteLLM by default, ``ENGINE=portkey`` for the Portkey gateway), then either waits for Ctrl-C
 (``run``) or sends one request per routed task and exits (``--smoke``). Every process it started is
-stopped on the way out, whatever the reason.
+stopped on the way out, whatever the reason, and then its work folder (mode 0700: configs, which may
+hold a real provider's key, logs, Redis data) is deleted.
 """
 
 from __future__ import annotations
@@ -14,16 +15,29 @@ import os
 import shlex
 import signal
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from pathlib import Path
 from types import FrameType
 
 import httpx
 
-from local.environment import LocalEnvironment, RedisEndpoint, build_local_tree, prepare_environment
+from local.client import (
+    CHAT_PATH,
+    MOCK_KEY,
+    chat_body,
+    litellm_headers,
+    portkey_headers,
+    post_chat,
+    target_label,
+)
+from local.environment import (
+    LocalEnvironment,
+    RedisEndpoint,
+    build_local_tree,
+    prepare_environment,
+    private_work_dir,
+)
 from local.processes import (
     LOOPBACK,
     ServerProcess,
@@ -49,24 +63,21 @@ def _stop_on_exit(server: ServerProcess) -> Iterator[ServerProcess]:
         server.stop()
 
 
-def _request_for(engine: str, gateway_url: str, env: LocalEnvironment, task: str) -> dict[str, object]:
-    body = {"model": task, "messages": [{"role": "user", "content": f"smoke test for {task}"}],
-            "max_tokens": 32}
+def _headers(engine: str, env: LocalEnvironment, task: str) -> dict[str, str]:
     if engine == "litellm":
-        headers = {"Authorization": f"Bearer {env.env['LITELLM_MASTER_KEY']}"}
-    else:
-        headers = {"Authorization": "Bearer mock-key", "x-portkey-config": env.portkey_config(task)}
-    return {"url": f"{gateway_url}/v1/chat/completions", "json": body, "headers": headers}
+        return litellm_headers(env.env["LITELLM_MASTER_KEY"])
+    return portkey_headers(env.portkey_config(task))
 
 
 def _curl(engine: str, gateway_url: str, env: LocalEnvironment, task: str) -> str:
-    body = json.dumps({"model": task, "messages": [{"role": "user", "content": "Say hello"}]})
+    """A request to paste; the Portkey config is read from its file (a real provider's key stays there)."""
+    body = json.dumps(chat_body(task, "Say hello", max_tokens=64))
     if engine == "litellm":
         auth = f"-H 'Authorization: Bearer {env.env['LITELLM_MASTER_KEY']}'"
     else:
         config = shlex.quote(str(env.portkey_config_path(task)))
-        auth = f"-H 'Authorization: Bearer mock-key' -H \"x-portkey-config: $(tr -d '\\n ' < {config})\""
-    return (f"curl -sS {gateway_url}/v1/chat/completions -H 'Content-Type: application/json' {auth} "
+        auth = f"-H 'Authorization: Bearer {MOCK_KEY}' -H \"x-portkey-config: $(tr -d '\\n ' < {config})\""
+    return (f"curl -sS {gateway_url}{CHAT_PATH} -H 'Content-Type: application/json' {auth} "
             f"-d {shlex.quote(body)}")
 
 
@@ -74,8 +85,7 @@ def _targets_table(env: LocalEnvironment) -> str:
     rows = [("task", "route", "targets (in order)")]
     for name, task in env.routing["tasks"].items():
         targets = ", ".join(
-            f"{t['provider']}/{t.get('provider_model', t.get('model'))}"
-            + (" (real)" if t["provider"] in env.real_providers else "")
+            target_label(t) + (" (real)" if t["provider"] in env.real_providers else "")
             for t in task.get("targets", [])
         )
         rows.append((name, str(task.get("route")), targets or "-"))
@@ -83,23 +93,11 @@ def _targets_table(env: LocalEnvironment) -> str:
     return "\n".join(f"  {r[0]:<{widths[0]}}  {r[1]:<{widths[1]}}  {r[2]}" for r in rows)
 
 
-def served_by(response: httpx.Response) -> str | None:
-    """The mock target that produced a gateway's answer (LiteLLM prefixes upstream headers), or None."""
-    for header in ("x-mock-target", "llm_provider-x-mock-target"):
-        if header in response.headers:
-            return response.headers[header]
-    marker = "served-by "
-    if marker in response.text:
-        return response.text.split(marker, 1)[1].split('"', 1)[0].split("\\", 1)[0]
-    return None
-
-
-def _served_by(response: httpx.Response) -> str:
-    target = served_by(response)
+def _served_by(target: str | None, text: str) -> str:
     if target:
         return f"mock {target}"
     try:
-        return f"{response.json().get('model', '?')} (real provider)"
+        return f"{json.loads(text).get('model', '?')} (real provider)"
     except ValueError:
         return "?"
 
@@ -107,20 +105,20 @@ def _served_by(response: httpx.Response) -> str:
 def smoke(engine: str, gateway_url: str, env: LocalEnvironment, timeout: float) -> bool:
     """One request per routed task; print who served it; True if every task answered 200."""
     ok = True
-    with httpx.Client(timeout=timeout) as client:
+    with httpx.Client(base_url=gateway_url, timeout=timeout) as client:
         for task in env.gateway_tasks():
-            started = time.perf_counter()
+            body = chat_body(task, f"smoke test for {task}", max_tokens=32)
             try:
-                response = client.post(**_request_for(engine, gateway_url, env, task))  # type: ignore[arg-type]
+                answer = post_chat(client, body, _headers(engine, env, task))
             except httpx.HTTPError as error:
                 print(f"  FAIL {task:<24} {type(error).__name__}: {error}")
                 ok = False
                 continue
-            elapsed = (time.perf_counter() - started) * 1000
-            if response.status_code == 200:
-                print(f"  ok   {task:<24} served by {_served_by(response):<48} {elapsed:7.0f} ms")
+            if answer.status == 200:
+                print(f"  ok   {task:<24} served by {_served_by(answer.target, answer.text):<48} "
+                      f"{answer.seconds * 1000:7.0f} ms")
             else:
-                print(f"  FAIL {task:<24} HTTP {response.status_code}: {response.text[:200]}")
+                print(f"  FAIL {task:<24} HTTP {answer.status}: {answer.text[:200]}")
                 ok = False
     return ok
 
@@ -140,17 +138,15 @@ def main(argv: list[str] | None = None) -> int:
     # Installed explicitly: a process started in the background inherits SIGINT ignored.
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
-    work = Path(tempfile.mkdtemp(prefix="llm-gateway-local-"))
-    logs = work / "logs"
     with ExitStack() as stack:
         try:
+            # Entered first, so it is deleted last: after every server that writes into it has stopped.
+            work = stack.enter_context(private_work_dir("llm-gateway-local-"))
+            logs = work / "logs"
             generated = build_local_tree(work / "generated")
             mock = stack.enter_context(_stop_on_exit(start_mock_provider(logs)))
-            redis_endpoint = None
-            if redis_server_path() is None:
-                print("Redis: redis-server not installed, so the LiteLLM cache is off "
-                      "(install: make runtime-redis)")
-            else:
+            redis_endpoint = None  # without it prepare_environment switches the cache off and notes why
+            if redis_server_path() is not None:
                 redis = stack.enter_context(_stop_on_exit(start_redis(logs, password="local-redis")))
                 redis_endpoint = RedisEndpoint(LOOPBACK, redis.port, "local-redis")
             env = prepare_environment(
@@ -166,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
             stack.enter_context(_stop_on_exit(gateway))
 
             print(f"\n{args.engine} gateway: {gateway.url}    mock provider: {mock.url}    logs: {logs}")
-            print(f"config: {env.root}\n")
+            print(f"config: {env.root}    (work folder, deleted on exit)\n")
             print(_targets_table(env))
             tasks = env.gateway_tasks()
             if args.smoke:

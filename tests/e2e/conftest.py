@@ -34,6 +34,7 @@ if str(REPO_ROOT) not in sys.path:  # `.venv/bin/pytest` does not put the reposi
 
 from e2e_engines import LiteLLMEngine, LiteLLMPool, require_tool  # noqa: E402
 
+from local.client import gateway_tasks  # noqa: E402
 from local.environment import LocalEnvironment, build_local_tree, prepare_environment  # noqa: E402
 from local.mock_provider import MockControl  # noqa: E402
 from local.processes import ServerProcess, portkey_available, start_mock_provider, start_portkey  # noqa: E402
@@ -83,7 +84,7 @@ def litellm(litellm_pool: LiteLLMPool, routing: dict[str, Any], mock: MockContro
     """A LiteLLM engine on which no routed task has been faulted (for tests that inject no fault).
 
     Depends on ``mock`` so the mock is reset before a new engine's warm-up goes through it."""
-    return litellm_pool.clean(task for task, entry in routing["tasks"].items() if entry.get("route") == "gateway")
+    return litellm_pool.clean(gateway_tasks(routing))
 
 
 @pytest.fixture

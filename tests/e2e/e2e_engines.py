@@ -9,8 +9,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_support import CHAT_PATH, chat_body, gateway_tasks
+from e2e_support import unique_body
 
+from local.client import CHAT_PATH, gateway_tasks, litellm_headers
 from local.environment import LocalEnvironment, RedisEndpoint, prepare_environment
 from local.mock_provider import MockControl
 from local.processes import (
@@ -52,7 +53,7 @@ class LiteLLMEngine:
 
     @property
     def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.env.env['LITELLM_MASTER_KEY']}"}
+        return litellm_headers(self.env.env["LITELLM_MASTER_KEY"])
 
     def client(self, timeout: float = 30.0) -> httpx.Client:
         return httpx.Client(base_url=self.url, headers=self.headers, timeout=timeout)
@@ -69,7 +70,7 @@ class LiteLLMEngine:
         with self.client() as client:
             for task in gateway_tasks(self.env.routing):
                 for stream in (False, True):
-                    response = client.post(CHAT_PATH, json=chat_body(task, "warm-up", stream=stream))
+                    response = client.post(CHAT_PATH, json=unique_body(task, "warm-up", stream=stream))
                     if response.status_code != 200:
                         raise RuntimeError(f"{self.name} warm-up of {task} answered {response.status_code}: "
                                            f"{response.text[:300]}\n{self.server.log_tail()}")

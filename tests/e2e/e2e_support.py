@@ -1,8 +1,10 @@
 """Helpers of the end-to-end tests: routes read from ``routing.json``, requests, SSE, statistics.
 
 Routes come from the generated manifest rather than hard-coded model names, so a change to the spec
-changes what the tests expect. A *mock target* is ``"<provider>/<provider_model>"``, the name the
-mock provider records calls under and signs its answers with.
+changes what the tests expect. A *mock target* is ``"<provider>/<provider_model>"``
+(``local.client.target_label``), the name the mock provider records calls under and signs its answers
+with. Request bodies, headers and ``post_chat`` are ``local.client``'s, shared with ``make smoke`` and
+the benchmarks.
 """
 
 from __future__ import annotations
@@ -16,15 +18,7 @@ from typing import Any
 
 import httpx
 
-from local.environment import LocalEnvironment
-from local.run import served_by
-
-CHAT_PATH = "/v1/chat/completions"
-PORTKEY_AUTH = "Bearer mock-key"  # the mock accepts any key; Portkey needs one to forward
-
-
-def mock_target(target: dict[str, Any]) -> str:
-    return f"{target['provider']}/{target['provider_model']}"
+from local.client import CHAT_PATH, SERVED_BY_MARKER, chat_body, gateway_tasks, target_label
 
 
 @dataclass(frozen=True)
@@ -51,14 +45,9 @@ class Route:
         return self.control_chain[1]
 
 
-def gateway_tasks(routing: dict[str, Any]) -> list[str]:
-    """Tasks routed through the gateway (``route: gateway``), in manifest order."""
-    return [name for name, task in routing["tasks"].items() if task.get("route") == "gateway"]
-
-
 def route(routing: dict[str, Any], task: str) -> Route:
     entry = routing["tasks"][task]
-    targets = {t["model"]: mock_target(t) for t in entry["targets"]}
+    targets = {t["model"]: target_label(t) for t in entry["targets"]}
     branches: dict[str, list[str]] = {}
     shares: dict[str, float] = {}
     for branch in entry["traffic"]:
@@ -77,31 +66,9 @@ def cached_tasks(routing: dict[str, Any]) -> list[str]:
             if (routing["tasks"][task].get("cache") or {}).get("mode", "off") != "off"]
 
 
-def chat_body(task: str, label: str = "e2e", stream: bool = False, prompt: str | None = None) -> dict[str, Any]:
-    """A chat request for ``task``; the prompt is unique unless given, so no test meets another's cache entry."""
-    content = prompt if prompt is not None else f"{label} {uuid.uuid4().hex}"
-    return {"model": task, "messages": [{"role": "user", "content": content}], "max_tokens": 16, "stream": stream}
-
-
-def portkey_headers(env: LocalEnvironment, task: str) -> dict[str, str]:
-    """The task's generated Portkey config, unchanged but for its endpoints, as ``x-portkey-config``."""
-    return {"Authorization": PORTKEY_AUTH, "x-portkey-config": env.portkey_config(task)}
-
-
-@dataclass
-class Answer:
-    status: int
-    target: str | None
-    seconds: float
-    headers: httpx.Headers
-    text: str
-
-
-def post_chat(client: httpx.Client, body: dict[str, Any], headers: dict[str, str] | None = None) -> Answer:
-    started = time.perf_counter()
-    response = client.post(CHAT_PATH, json=body, headers=headers)
-    seconds = time.perf_counter() - started
-    return Answer(response.status_code, served_by(response), seconds, response.headers, response.text)
+def unique_body(task: str, label: str = "e2e", stream: bool = False) -> dict[str, Any]:
+    """``local.client.chat_body`` with a prompt never sent before, so no test meets another's cache entry."""
+    return chat_body(task, f"{label} {uuid.uuid4().hex}", stream=stream)
 
 
 @dataclass
@@ -121,7 +88,7 @@ class Stream:
 
     @property
     def target(self) -> str | None:
-        return self.text.removeprefix("served-by ") if self.text.startswith("served-by ") else None
+        return self.text.removeprefix(SERVED_BY_MARKER) if self.text.startswith(SERVED_BY_MARKER) else None
 
 
 def post_stream(client: httpx.Client, body: dict[str, Any], headers: dict[str, str] | None = None) -> Stream:

@@ -7,8 +7,9 @@ from typing import Any
 import httpx
 import pytest
 from e2e_engines import LiteLLMEngine
-from e2e_support import chat_body, gateway_tasks, portkey_headers, post_chat, post_stream, route
+from e2e_support import post_stream, route, unique_body
 
+from local.client import gateway_tasks, portkey_headers, post_chat
 from local.environment import LocalEnvironment
 from local.mock_provider import MockControl
 from local.processes import ServerProcess
@@ -26,7 +27,7 @@ def test_litellm_answers_every_routed_task(litellm: LiteLLMEngine, routing: dict
     tasks = _routed_tasks(routing)
     with litellm.client() as client:
         for task in tasks:
-            answer = post_chat(client, chat_body(task))
+            answer = post_chat(client, unique_body(task))
             assert answer.status == 200, (task, answer.text)
             assert answer.target in route(routing, task).targets.values(), (task, answer.text)
     assert sum(entry["count"] for entry in mock.calls().values()) == len(tasks)
@@ -37,7 +38,7 @@ def test_litellm_streams_sse_chunks_for_every_routed_task(
 ) -> None:
     with litellm.client() as client:
         for task in _routed_tasks(routing):
-            stream = post_stream(client, chat_body(task, stream=True))
+            stream = post_stream(client, unique_body(task, stream=True))
             assert stream.status == 200, task
             assert stream.content_type.startswith("text/event-stream"), (task, stream.content_type)
             assert len(stream.data_lines) >= 3 and stream.done, (task, stream.data_lines)
@@ -49,7 +50,7 @@ def test_portkey_answers_every_routed_task(
 ) -> None:
     with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client:
         for task in _routed_tasks(routing):
-            answer = post_chat(client, chat_body(task), portkey_headers(portkey_env, task))
+            answer = post_chat(client, unique_body(task), portkey_headers(portkey_env.portkey_config(task)))
             assert answer.status == 200, (task, answer.text)
             assert answer.target in route(routing, task).targets.values(), (task, answer.text)
             assert answer.headers["x-portkey-last-used-option-index"].startswith("config.targets")
@@ -61,7 +62,8 @@ def test_portkey_streams_sse_chunks_for_every_routed_task(
     """OpenAI-format SSE for every task, the Anthropic targets' event streams converted by the gateway."""
     with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client:
         for task in _routed_tasks(routing):
-            stream = post_stream(client, chat_body(task, stream=True), portkey_headers(portkey_env, task))
+            headers = portkey_headers(portkey_env.portkey_config(task))
+            stream = post_stream(client, unique_body(task, stream=True), headers)
             assert stream.status == 200, task
             assert stream.content_type.startswith("text/event-stream"), (task, stream.content_type)
             assert len(stream.data_lines) >= 3 and stream.done, (task, stream.data_lines)

@@ -19,8 +19,9 @@ from typing import Any
 import httpx
 import pytest
 from e2e_engines import LiteLLMPool
-from e2e_support import Answer, binomial_bounds, chat_body, gateway_tasks, portkey_headers, post_chat, route
+from e2e_support import binomial_bounds, route, unique_body
 
+from local.client import Answer, gateway_tasks, portkey_headers, post_chat
 from local.environment import LocalEnvironment
 from local.mock_provider import MockControl
 from local.processes import ServerProcess
@@ -70,7 +71,7 @@ def test_litellm_experiment_share_is_within_binomial_bounds(
     task, variant, share = _experiment(routing)
     engine = litellm_pool.claim([task])
     with engine.client() as client:
-        answers = _run(lambda _: post_chat(client, chat_body(task, "experiment")))
+        answers = _run(lambda _: post_chat(client, unique_body(task, "experiment")))
     _assert_split(answers, task, variant, share, routing, mock)
 
 
@@ -78,7 +79,7 @@ def test_portkey_experiment_share_is_within_binomial_bounds(
     portkey_gateway: ServerProcess, portkey_env: LocalEnvironment, routing: dict[str, Any], mock: MockControl
 ) -> None:
     task, variant, share = _experiment(routing)
-    headers = portkey_headers(portkey_env, task)
+    headers = portkey_headers(portkey_env.portkey_config(task))
     with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client:
-        answers = _run(lambda _: post_chat(client, chat_body(task, "experiment"), headers))
+        answers = _run(lambda _: post_chat(client, unique_body(task, "experiment"), headers))
     _assert_split(answers, task, variant, share, routing, mock)

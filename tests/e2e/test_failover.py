@@ -20,15 +20,9 @@ from typing import Any
 import httpx
 import pytest
 from e2e_engines import LiteLLMPool
-from e2e_support import (
-    chat_body,
-    mock_target,
-    portkey_headers,
-    post_chat,
-    route,
-    tasks_of_tier,
-)
+from e2e_support import route, tasks_of_tier, unique_body
 
+from local.client import portkey_headers, post_chat, target_label
 from local.environment import LocalEnvironment
 from local.mock_provider import MockControl
 from local.processes import ServerProcess
@@ -52,7 +46,7 @@ def _slow_task(routing: dict[str, Any]) -> tuple[str, float]:
     for task in tasks_of_tier(routing, "tier1"):
         primary = route(routing, task).primary
         timeouts[task] = next(float(t["timeout_seconds"]) for t in routing["tasks"][task]["targets"]
-                              if mock_target(t) == primary)
+                              if target_label(t) == primary)
     task = min(timeouts, key=timeouts.__getitem__)
     assert timeouts[task] <= 10, f"no tier-1 primary with a timeout a test can wait for: {timeouts}"
     return task, timeouts[task]
@@ -71,7 +65,7 @@ def test_litellm_503_twice_fails_over_at_once_and_retries_only_the_last_target(
 
     mock.fail(primary, 503, times=2)
     with engine.client() as client:
-        answers = [post_chat(client, chat_body(task, "503x2")) for _ in range(3)]
+        answers = [post_chat(client, unique_body(task, "503x2")) for _ in range(3)]
         assert [(a.status, a.target) for a in answers] == [(200, chain[1])] * 3, [a.text for a in answers]
         # One call: no retry is spent on a target that has an alternative, and the failure cools it down
         # (allowed_fails 0, cooldown 30 s), so the next requests skip it although it would answer again.
@@ -85,8 +79,8 @@ def test_litellm_503_twice_fails_over_at_once_and_retries_only_the_last_target(
         for target in chain[:-1]:
             mock.fail(target, 503)
         mock.fail(last, 503, times=2)
-        answer = post_chat(client, chat_body(task, "503x2-last"))
-        after = [post_chat(client, chat_body(task, "503x2-after")) for _ in range(3)]
+        answer = post_chat(client, unique_body(task, "503x2-last"))
+        after = [post_chat(client, unique_body(task, "503x2-after")) for _ in range(3)]
     assert (answer.status, answer.target) == (200, last), answer.text
     assert mock.count(last) == 3 + len(after)  # two 503s and the success, then the requests after it
     assert mock.count(primary) == 0  # still cooled down from the first half
@@ -104,10 +98,10 @@ def test_litellm_split_task_survives_a_blip_on_its_last_healthy_target(
     engine = litellm_pool.claim([task])
     mock.fail(primary, 503)
     with engine.client() as client:
-        during_outage = [post_chat(client, chat_body(task, f"split-outage-{i}")) for i in range(5)]
+        during_outage = [post_chat(client, unique_body(task, f"split-outage-{i}")) for i in range(5)]
         assert [(a.status, a.target) for a in during_outage] == [(200, last)] * 5, [a.text for a in during_outage]
         mock.fail(last, 503, times=1)
-        answers = [post_chat(client, chat_body(task, f"split-blip-{i}")) for i in range(5)]
+        answers = [post_chat(client, unique_body(task, f"split-blip-{i}")) for i in range(5)]
     assert [(a.status, a.target) for a in answers] == [(200, last)] * 5, [a.text for a in answers]
     assert mock.calls()[last]["failed"] == 1
 
@@ -118,11 +112,11 @@ def test_portkey_503_twice_fails_over_at_once_and_retries_only_the_last_target(
     task = _tier1_task(routing)
     chain = route(routing, task).control_chain
     primary, last = chain[0], chain[-1]
-    headers = portkey_headers(portkey_env, task)
+    headers = portkey_headers(portkey_env.portkey_config(task))
 
     mock.fail(primary, 503, times=2)
     with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client:
-        answers = [post_chat(client, chat_body(task, "503x2"), headers) for _ in range(3)]
+        answers = [post_chat(client, unique_body(task, "503x2"), headers) for _ in range(3)]
         # No circuit breaker: each request tries the primary once (retry attempts 0 on it), so the third
         # request meets it recovered.
         assert [(a.status, a.target) for a in answers] == [(200, chain[1]), (200, chain[1]), (200, primary)]
@@ -136,7 +130,7 @@ def test_portkey_503_twice_fails_over_at_once_and_retries_only_the_last_target(
         for target in chain[:-1]:
             mock.fail(target, 503)
         mock.fail(last, 503, times=2)
-        answer = post_chat(client, chat_body(task, "503x2-last"), headers)
+        answer = post_chat(client, unique_body(task, "503x2-last"), headers)
     assert (answer.status, answer.target) == (200, last), answer.text
     assert mock.count(last) == 3
     assert mock.count(primary) == 1
@@ -159,7 +153,7 @@ def test_litellm_primary_down_every_tier1_task_is_served_by_the_fallback(
             chain = route(routing, task).control_chain
             mock.reset()
             mock.fail(chain[0], 503)
-            answers = [post_chat(client, chat_body(task, "primary-down")) for _ in range(5)]
+            answers = [post_chat(client, unique_body(task, "primary-down")) for _ in range(5)]
             assert [(a.status, a.target) for a in answers] == [(200, chain[1])] * 5, (task, [a.text for a in answers])
             assert mock.count(chain[0]) == 1, task  # tried once, then cooled down for the rest
             assert max(a.seconds for a in answers) < FAILOVER_SECONDS, (task, [a.seconds for a in answers])
@@ -175,8 +169,8 @@ def test_portkey_primary_down_every_tier1_task_is_served_by_the_fallback(
             chain = route(routing, task).control_chain
             mock.reset()
             mock.fail(chain[0], 503)
-            answers = [post_chat(client, chat_body(task, "primary-down"), portkey_headers(portkey_env, task))
-                       for _ in range(5)]
+            headers = portkey_headers(portkey_env.portkey_config(task))
+            answers = [post_chat(client, unique_body(task, "primary-down"), headers) for _ in range(5)]
             assert [(a.status, a.target) for a in answers] == [(200, chain[1])] * 5, (task, [a.text for a in answers])
             assert {a.headers["x-portkey-last-used-option-index"] for a in answers} == {"config.targets[1]"}
             assert mock.count(chain[0]) == 5, task  # once per request, never retried; no circuit breaker
@@ -194,11 +188,11 @@ def test_litellm_slow_primary_is_timed_out_and_served_by_the_fallback(
     engine = litellm_pool.claim([task])
     mock.sleep(chain[0], timeout + 3)  # were the timeout not applied, the primary would answer, late
     with engine.client() as client:
-        first = post_chat(client, chat_body(task, "slow"))
+        first = post_chat(client, unique_body(task, "slow"))
         assert (first.status, first.target) == (200, chain[1]), first.text
         assert timeout - 0.2 <= first.seconds <= timeout + TIMEOUT_MARGIN_SECONDS, first.seconds
         # The timeout cooled the primary down: the next requests go straight to the fallback.
-        rest = [post_chat(client, chat_body(task, "slow")) for _ in range(5)]
+        rest = [post_chat(client, unique_body(task, "slow")) for _ in range(5)]
     assert [(a.status, a.target) for a in rest] == [(200, chain[1])] * 5, [a.text for a in rest]
     assert max(a.seconds for a in rest) < FAILOVER_SECONDS, [a.seconds for a in rest]
     assert mock.count(chain[0]) == 1
@@ -209,12 +203,12 @@ def test_portkey_slow_primary_is_timed_out_and_served_by_the_fallback(
 ) -> None:
     task, timeout = _slow_task(routing)
     chain = route(routing, task).control_chain
-    headers = portkey_headers(portkey_env, task)
+    headers = portkey_headers(portkey_env.portkey_config(task))
     mock.sleep(chain[0], timeout + 3)
     # No circuit breaker: every request pays the primary's timeout. Two at once show it without
     # paying it twice in wall time.
     with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client, ThreadPoolExecutor(2) as pool:
-        answers = list(pool.map(lambda _: post_chat(client, chat_body(task, "slow"), headers), range(2)))
+        answers = list(pool.map(lambda _: post_chat(client, unique_body(task, "slow"), headers), range(2)))
     for answer in answers:
         assert (answer.status, answer.target) == (200, chain[1]), answer.text
         assert answer.headers["x-portkey-last-used-option-index"] == "config.targets[1]"

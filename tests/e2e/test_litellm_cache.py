@@ -14,8 +14,9 @@ import httpx
 import pytest
 import redis
 from e2e_engines import REDIS_PASSWORD, LiteLLMEngine
-from e2e_support import Answer, cached_tasks, chat_body, post_chat
+from e2e_support import cached_tasks, unique_body
 
+from local.client import Answer, post_chat
 from local.mock_provider import MockControl
 from local.processes import start_redis
 
@@ -68,7 +69,7 @@ def test_litellm_cache_hits_misses_and_fails_open_when_redis_dies(
     task = tasks[0]
     engine = dedicated_litellm
     with engine.client(timeout=30) as client:
-        repeated = chat_body(task, "cache")
+        repeated = unique_body(task, "cache")
         first = post_chat(client, repeated)
         assert first.status == 200 and not _hit(first), first.headers
         assert _upstream_calls(mock) == 1
@@ -82,7 +83,7 @@ def test_litellm_cache_hits_misses_and_fails_open_when_redis_dies(
         with _redis(engine) as client_redis:
             assert client_redis.exists(key), f"{key} not in Redis: {client_redis.keys('*')[:10]}"
 
-        other = post_chat(client, chat_body(task, "cache-other"))
+        other = post_chat(client, unique_body(task, "cache-other"))
         assert other.status == 200 and not _hit(other), other.headers
         assert _upstream_calls(mock) == tries + 1
 
@@ -91,7 +92,7 @@ def test_litellm_cache_hits_misses_and_fails_open_when_redis_dies(
         engine.redis.stop()
         try:
             calls_before = _upstream_calls(mock)
-            while_down = [post_chat(client, chat_body(task, "redis-down")) for _ in range(3)]
+            while_down = [post_chat(client, unique_body(task, "redis-down")) for _ in range(3)]
             while_down.append(post_chat(client, repeated))  # a hit from LiteLLM's in-memory copy, or a miss
             for answer in while_down:
                 assert answer.status == 200, answer.text
@@ -106,7 +107,7 @@ def test_litellm_cache_hits_misses_and_fails_open_when_redis_dies(
         deadline, rounds, in_redis = time.monotonic() + RECOVERY_SECONDS, 0, False
         while not in_redis and time.monotonic() < deadline and rounds < 60:
             rounds += 1
-            body = chat_body(task, "redis-back")
+            body = unique_body(task, "redis-back")
             assert post_chat(client, body).status == 200
             again, _ = _repeat_until_hit(client, body, 3)
             if _hit(again):

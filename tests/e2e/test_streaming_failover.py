@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from e2e_engines import LiteLLMPool
-from e2e_support import Route, Stream, chat_body, gateway_tasks, portkey_headers, post_stream, route
+from e2e_support import Route, Stream, post_stream, route, unique_body
 
+from local.client import gateway_tasks, portkey_headers
 from local.environment import LocalEnvironment
 from local.mock_provider import MockControl
 from local.processes import ServerProcess
@@ -62,7 +63,8 @@ def test_litellm_stream_with_primary_down_comes_whole_from_the_fallback(
     engine = litellm_pool.claim([chosen.task])
     mock.fail(down[0].split("/", 1)[0] + "/*", 503)
     with engine.client() as client:
-        streams = [post_stream(client, chat_body(chosen.task, "stream-failover", stream=True)) for _ in range(STREAMS)]
+        streams = [post_stream(client, unique_body(chosen.task, "stream-failover", stream=True))
+                   for _ in range(STREAMS)]
     _assert_whole_from(streams, fallback)
     # How often the dead provider is tried is not asserted here (measured: the last deployment of an
     # `order` level is not cooled down, so with both order-1 targets dead every request tries one of them).
@@ -74,9 +76,9 @@ def test_portkey_stream_with_primary_down_comes_whole_from_the_fallback(
 ) -> None:
     chosen, down, fallback = _scenario(routing)
     mock.fail(down[0].split("/", 1)[0] + "/*", 503)
-    headers = portkey_headers(portkey_env, chosen.task)
+    headers = portkey_headers(portkey_env.portkey_config(chosen.task))
     with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client:
-        streams = [post_stream(client, chat_body(chosen.task, "stream-failover", stream=True), headers)
+        streams = [post_stream(client, unique_body(chosen.task, "stream-failover", stream=True), headers)
                    for _ in range(STREAMS)]
     _assert_whole_from(streams, fallback)
     calls = _assert_failed_over_upstream(mock, down, fallback, STREAMS)
