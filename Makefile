@@ -28,7 +28,7 @@ check: $(STAMP) ## fail if the committed generated tree is stale
 
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check gateway_config
+	$(VENV)/bin/ruff format --check .
 
 test-unit: $(STAMP) ## generator, spec and Pulumi tests (no gateway runtimes)
 	$(VENV)/bin/pytest -q tests --ignore=tests/e2e

@@ -15,7 +15,7 @@ from components.generated_config import GeneratedConfigError, load_generated_con
 from components.labels import selector_labels
 from components.namespace import GatewayNamespace, GatewayNamespaceArgs
 from components.redis import RedisCache, RedisCacheArgs
-from components.secrets import MASTER_KEY_ENV, GatewaySecrets, GatewaySecretsArgs
+from components.secrets import MASTER_KEY_ENV, GatewaySecrets, GatewaySecretsArgs, secret_data_checksum
 from components.settings import SettingsError, load_settings
 
 NAME = "llm-gateway"
@@ -73,6 +73,8 @@ gateway = Gateway(
         provider_key_env_vars=sorted(loaded.provider_keys.by_env_var),
         master_key_secret_name=secrets.master_key_secret_name,
         master_key_env_var=MASTER_KEY_ENV,
+        # Only a hash of the values leaves the secret Outputs (see components/secrets.py).
+        secrets_checksum=secret_data_checksum({**secrets.env_values, redis.password_secret_key: redis.password}),
         replicas=settings.replicas,
         max_replicas=settings.max_replicas,
         target_cpu_utilization=settings.target_cpu_utilization,

@@ -82,8 +82,9 @@ def workload(requests: int, repeat_share: float, seed: int = SEED) -> list[tuple
     return sequence
 
 
-def replay(destination: Destination, control: MockControl, task: str, requests: int, repeat_share: float,
-           max_seconds: float) -> Replay:
+def replay(
+    destination: Destination, control: MockControl, task: str, requests: int, repeat_share: float, max_seconds: float
+) -> Replay:
     prompts: Iterator[str] = unique_prompts(f"cache-{task}")
     texts: list[str] = []
     result = Replay(task, repeat_share, hit_latencies=[], miss_latencies=[])
@@ -118,21 +119,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--off-task-requests", type=int, default=200)
     args = parser.parse_args(argv)
 
-    print(f"cache bench: {args.requests} requests, {args.repeat_share:.0%} repeated prompts, LiteLLM generated "
-          f"config + Redis; {machine_note()}")
+    print(
+        f"cache bench: {args.requests} requests, {args.repeat_share:.0%} repeated prompts, LiteLLM generated "
+        f"config + Redis; {machine_note()}"
+    )
     with Stack("cache") as stack:
         mock, control = stack.mock()
         _, redis = stack.redis()
         generated = stack.generated("generated", mock.url, redis)
-        cache_modes = {task: generated.environment.routing["tasks"][task]["cache"]["mode"]
-                       for task in (BENCH_TASK, args.off_task)}
+        cache_modes = {
+            task: generated.environment.routing["tasks"][task]["cache"]["mode"] for task in (BENCH_TASK, args.off_task)
+        }
         server = stack.litellm(generated.litellm_config, generated.litellm_env(), name="litellm-cache")
         destination = litellm_destination(stack, "LiteLLM generated", server, generated.master_key)
         warm_up([destination], 20)
         replays = [replay(destination, control, BENCH_TASK, args.requests, args.repeat_share, MAX_SECONDS)]
         if args.off_task_requests:
-            replays.append(replay(destination, control, args.off_task, args.off_task_requests,
-                                  args.repeat_share, MAX_SECONDS / 3))
+            replays.append(
+                replay(destination, control, args.off_task, args.off_task_requests, args.repeat_share, MAX_SECONDS / 3)
+            )
 
     rows = []
     verdicts: list[tuple[str, bool]] = []
@@ -140,25 +145,43 @@ def main(argv: list[str] | None = None) -> int:
         mode = cache_modes[result.task]
         expected = result.repeats if mode != "off" else 0
         mock_hits = result.requests - result.upstream_calls
-        rows.append([
-            f"{result.task} (spec cache: {mode})" + (" (stopped by its time bound)" if result.stopped_by_deadline
-                                                     else ""),
-            result.requests, result.failed, f"{result.repeats} ({result.repeats / max(1, result.requests):.1%})",
-            f"{expected / max(1, result.requests):.1%}",
-            f"{result.header_hits} ({result.header_hits / max(1, result.requests):.1%})",
-            f"{mock_hits} ({mock_hits / max(1, result.requests):.1%})",
-            result.hits_on_new, ms(percentile(result.hit_latencies or [], 50)),
-            ms(percentile(result.miss_latencies or [], 50)),
-        ])
-        verdicts.append((f"{result.task}: hit rate {result.header_hits}/{result.requests} (header) and "
-                         f"{mock_hits}/{result.requests} (mock) equal to the expected {expected}/{result.requests}, "
-                         f"no hit on a new prompt, no failure",
-                         result.header_hits == mock_hits == expected and result.hits_on_new == 0
-                         and result.failed == 0))
+        rows.append(
+            [
+                f"{result.task} (spec cache: {mode})"
+                + (" (stopped by its time bound)" if result.stopped_by_deadline else ""),
+                result.requests,
+                result.failed,
+                f"{result.repeats} ({result.repeats / max(1, result.requests):.1%})",
+                f"{expected / max(1, result.requests):.1%}",
+                f"{result.header_hits} ({result.header_hits / max(1, result.requests):.1%})",
+                f"{mock_hits} ({mock_hits / max(1, result.requests):.1%})",
+                result.hits_on_new,
+                ms(percentile(result.hit_latencies or [], 50)),
+                ms(percentile(result.miss_latencies or [], 50)),
+            ]
+        )
+        verdicts.append(
+            (
+                f"{result.task}: hit rate {result.header_hits}/{result.requests} (header) and "
+                f"{mock_hits}/{result.requests} (mock) equal to the expected {expected}/{result.requests}, "
+                f"no hit on a new prompt, no failure",
+                result.header_hits == mock_hits == expected and result.hits_on_new == 0 and result.failed == 0,
+            )
+        )
     print_table(
         "Cache: replayed workload through LiteLLM, generated config, Redis simple cache (ms)",
-        ["task", "requests", "failed", "repeated prompts", "expected hit rate", "hits (header)",
-         "hits (mock: requests - upstream calls)", "hits on new prompts", "p50 hit", "p50 miss"],
+        [
+            "task",
+            "requests",
+            "failed",
+            "repeated prompts",
+            "expected hit rate",
+            "hits (header)",
+            "hits (mock: requests - upstream calls)",
+            "hits on new prompts",
+            "p50 hit",
+            "p50 miss",
+        ],
         rows,
     )
     print()

@@ -74,17 +74,43 @@ class Results:
     healthy_p99: dict[str, float] = field(default_factory=dict)
 
     def failover_row(self, engine: str, config: str, scenario: str, run: Run, primary_calls: int) -> None:
-        self.failover.append([engine, config, scenario + run.note(), run.count, run.failures, ms(run.p50),
-                              ms(run.p99), ms(run.max), primary_calls])
+        self.failover.append(
+            [
+                engine,
+                config,
+                scenario + run.note(),
+                run.count,
+                run.failures,
+                ms(run.p50),
+                ms(run.p99),
+                ms(run.max),
+                primary_calls,
+            ]
+        )
 
-    def slow_row(self, engine: str, timeout: str, requests: str, run: Run, paid: str, others: list[float],
-                 primary_calls: int) -> None:
-        self.slow.append([engine, timeout, requests + run.note(), run.failures, paid, ms(run.p50), ms(run.p99),
-                          ms(run.max), ms(percentile(others, 99)), ms(max(others, default=math.nan)), primary_calls])
+    def slow_row(
+        self, engine: str, timeout: str, requests: str, run: Run, paid: str, others: list[float], primary_calls: int
+    ) -> None:
+        self.slow.append(
+            [
+                engine,
+                timeout,
+                requests + run.note(),
+                run.failures,
+                paid,
+                ms(run.p50),
+                ms(run.p99),
+                ms(run.max),
+                ms(percentile(others, 99)),
+                ms(max(others, default=math.nan)),
+                primary_calls,
+            ]
+        )
 
 
-def measured(control: MockControl, primary: str, destination: Destination, prompts: Any, requests: int,
-             max_seconds: float) -> tuple[Run, int]:
+def measured(
+    control: MockControl, primary: str, destination: Destination, prompts: Any, requests: int, max_seconds: float
+) -> tuple[Run, int]:
     """A sequential run and the calls it caused at the primary (counted at the mock, not from headers)."""
     before = control.count(primary)
     run = run_sequential(destination, prompts, requests, max_seconds)
@@ -102,11 +128,19 @@ def settled_calls(control: MockControl, target: str, before: int, at_least: int,
 
 def judge_failover(results: Results, engine: str, healthy: Run, outage: Run) -> None:
     gap = outage.p99 - healthy.p99
-    results.verdicts.append((f"{engine}: outage p99 {ms(outage.p99)} within {FAILOVER_GOAL_MS:.0f} ms of healthy "
-                             f"p99 {ms(healthy.p99)} (gap {ms(gap)} ms; discovery = max {ms(outage.max)})",
-                             gap <= FAILOVER_GOAL_MS))
-    results.verdicts.append((f"{engine}: generated config, zero failed requests "
-                             f"({healthy.failures + outage.failures} failed)", healthy.failures + outage.failures == 0))
+    results.verdicts.append(
+        (
+            f"{engine}: outage p99 {ms(outage.p99)} within {FAILOVER_GOAL_MS:.0f} ms of healthy "
+            f"p99 {ms(healthy.p99)} (gap {ms(gap)} ms; discovery = max {ms(outage.max)})",
+            gap <= FAILOVER_GOAL_MS,
+        )
+    )
+    results.verdicts.append(
+        (
+            f"{engine}: generated config, zero failed requests ({healthy.failures + outage.failures} failed)",
+            healthy.failures + outage.failures == 0,
+        )
+    )
 
 
 # --- LiteLLM --------------------------------------------------------------------------------------------
@@ -121,16 +155,20 @@ def naive_litellm_config(stack: Stack, generated: GeneratedLocal) -> Any:
         keep = ("model", "api_base", "api_key", "timeout", "stream_timeout")
         return {"model_name": name, "litellm_params": {key: params[key] for key in keep if key in params}}
 
-    return write_yaml(stack.work / "naive-litellm.yaml", {
-        "model_list": [group(BENCH_TASK, primary), group(FALLBACK_GROUP, fallback)],
-        "router_settings": {"num_retries": 3, "fallbacks": [{BENCH_TASK: [FALLBACK_GROUP]}]},
-        "litellm_settings": {"disable_hf_tokenizer_download": True},
-        "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
-    })
+    return write_yaml(
+        stack.work / "naive-litellm.yaml",
+        {
+            "model_list": [group(BENCH_TASK, primary), group(FALLBACK_GROUP, fallback)],
+            "router_settings": {"num_retries": 3, "fallbacks": [{BENCH_TASK: [FALLBACK_GROUP]}]},
+            "litellm_settings": {"disable_hf_tokenizer_download": True},
+            "general_settings": {"master_key": "os.environ/LITELLM_MASTER_KEY"},
+        },
+    )
 
 
-def litellm_failover(stack: Stack, mock_url: str, control: MockControl, args: argparse.Namespace,
-                     results: Results) -> None:
+def litellm_failover(
+    stack: Stack, mock_url: str, control: MockControl, args: argparse.Namespace, results: Results
+) -> None:
     _, redis = stack.redis()
     generated = stack.generated("litellm-generated", mock_url, redis)
     primary = generated.targets()[0]
@@ -148,31 +186,35 @@ def litellm_failover(stack: Stack, mock_url: str, control: MockControl, args: ar
     results.healthy_p99["LiteLLM"] = healthy.p99
     judge_failover(results, "LiteLLM", healthy, outage)
 
-    naive = stack.litellm(naive_litellm_config(stack, generated), litellm_env_without_redis(generated.master_key),
-                          name="litellm-naive")
+    naive = stack.litellm(
+        naive_litellm_config(stack, generated), litellm_env_without_redis(generated.master_key), name="litellm-naive"
+    )
     destination = litellm_destination(stack, "LiteLLM naive", naive, generated.master_key)
     warm_up([destination], WARM_UP)
-    healthy, healthy_calls = measured(control, primary, destination, prompts, args.naive_healthy_requests,
-                                      args.max_seconds)
+    healthy, healthy_calls = measured(
+        control, primary, destination, prompts, args.naive_healthy_requests, args.max_seconds
+    )
     control.fail(primary, 503)
-    outage, outage_calls = measured(control, primary, destination, prompts, args.naive_requests,
-                                    args.naive_max_seconds)
+    outage, outage_calls = measured(control, primary, destination, prompts, args.naive_requests, args.naive_max_seconds)
     control.recover(primary)
     stack.stop(naive)
     results.failover_row("LiteLLM", "naive (plan)", "healthy", healthy, healthy_calls)
     results.failover_row("LiteLLM", "naive (plan)", "primary 503", outage, outage_calls)
 
 
-def litellm_slow_primary(stack: Stack, mock_url: str, control: MockControl, args: argparse.Namespace,
-                         results: Results) -> None:
+def litellm_slow_primary(
+    stack: Stack, mock_url: str, control: MockControl, args: argparse.Namespace, results: Results
+) -> None:
     # Its own Redis: the failover phase's cooldowns (shared through Redis) must not leak into this one.
     _, redis = stack.redis()
     generated = stack.generated("litellm-slow", mock_url, redis)
     primary = generated.targets()[0]
     deployment = generated.litellm_deployment(BENCH_TASK, 1)
     timeout_s = float(deployment["litellm_params"]["timeout"])
-    cooldown_s = float(deployment.get("model_info", {}).get("cooldown_time")
-                       or generated.litellm_yaml()["router_settings"]["cooldown_time"])
+    cooldown_s = float(
+        deployment.get("model_info", {}).get("cooldown_time")
+        or generated.litellm_yaml()["router_settings"]["cooldown_time"]
+    )
     server = stack.litellm(generated.litellm_config, generated.litellm_env(), name="litellm-slow")
     destination = litellm_destination(stack, "LiteLLM generated", server, generated.master_key)
     warm_up([destination], WARM_UP)
@@ -189,22 +231,41 @@ def litellm_slow_primary(stack: Stack, mock_url: str, control: MockControl, args
     others = [latency for latency in run.latencies_ms if latency < 0.9 * timeout_s * 1000]
     start = run.started_at[0] if run.started_at else 0.0
     windows = math.ceil((run.started_at[-1] - start) / cooldown_s) if run.started_at else 0
-    per_window = [sum(1 for i in paid if k * cooldown_s <= run.started_at[i] - start < (k + 1) * cooldown_s)
-                  for k in range(max(1, windows))]
+    per_window = [
+        sum(1 for i in paid if k * cooldown_s <= run.started_at[i] - start < (k + 1) * cooldown_s)
+        for k in range(max(1, windows))
+    ]
     others_p99 = percentile(others, 99)
     healthy_p99 = results.healthy_p99.get("LiteLLM", math.nan)
-    results.slow_row("LiteLLM", f"{timeout_s:.0f} s, cooldown {cooldown_s:.0f} s", f"{run.count} in {seconds:.0f} s",
-                     run, f"{len(paid)} ({', '.join(map(str, per_window))} per window)", others, primary_calls)
-    results.verdicts.append((f"LiteLLM slow primary: at most {SLOW_PER_WINDOW_GOAL} requests per {cooldown_s:.0f} s "
-                             f"cooldown window pay the timeout ({per_window})",
-                             bool(per_window) and max(per_window) <= SLOW_PER_WINDOW_GOAL))
-    results.verdicts.append((f"LiteLLM slow primary: others' p99 {ms(others_p99)} within {SLOW_GOAL_MS:.0f} ms of "
-                             f"healthy p99 {ms(healthy_p99)}", others_p99 - healthy_p99 <= SLOW_GOAL_MS))
+    results.slow_row(
+        "LiteLLM",
+        f"{timeout_s:.0f} s, cooldown {cooldown_s:.0f} s",
+        f"{run.count} in {seconds:.0f} s",
+        run,
+        f"{len(paid)} ({', '.join(map(str, per_window))} per window)",
+        others,
+        primary_calls,
+    )
+    results.verdicts.append(
+        (
+            f"LiteLLM slow primary: at most {SLOW_PER_WINDOW_GOAL} requests per {cooldown_s:.0f} s "
+            f"cooldown window pay the timeout ({per_window})",
+            bool(per_window) and max(per_window) <= SLOW_PER_WINDOW_GOAL,
+        )
+    )
+    results.verdicts.append(
+        (
+            f"LiteLLM slow primary: others' p99 {ms(others_p99)} within {SLOW_GOAL_MS:.0f} ms of "
+            f"healthy p99 {ms(healthy_p99)}",
+            others_p99 - healthy_p99 <= SLOW_GOAL_MS,
+        )
+    )
     results.verdicts.append((f"LiteLLM slow primary: zero failed requests ({run.failures} failed)", run.failures == 0))
 
 
-def litellm_replicas(stack: Stack, mock_url: str, control: MockControl, args: argparse.Namespace,
-                     results: Results) -> None:
+def litellm_replicas(
+    stack: Stack, mock_url: str, control: MockControl, args: argparse.Namespace, results: Results
+) -> None:
     for shared in (True, False):
         redis = stack.redis()[1] if shared else None
         label = "shared Redis" if shared else "no Redis (state per process)"
@@ -212,8 +273,10 @@ def litellm_replicas(stack: Stack, mock_url: str, control: MockControl, args: ar
         env = generated.litellm_env() if shared else litellm_env_without_redis(generated.master_key)
         primary = generated.targets()[0]
         servers = [stack.litellm(generated.litellm_config, env, name=f"litellm-replica-{name}") for name in "ab"]
-        proxies = [litellm_destination(stack, f"proxy {name}", server, generated.master_key)
-                   for name, server in zip("AB", servers, strict=True)]
+        proxies = [
+            litellm_destination(stack, f"proxy {name}", server, generated.master_key)
+            for name, server in zip("AB", servers, strict=True)
+        ]
         warm_up(proxies, WARM_UP)
         control.fail(primary, 503)
         prompts = unique_prompts(f"replicas-{shared}")
@@ -222,11 +285,15 @@ def litellm_replicas(stack: Stack, mock_url: str, control: MockControl, args: ar
         control.recover(primary)
         for server in servers:
             stack.stop(server)
-        results.replicas.append([label, run_a.count, calls_a, run_b.count, calls_b,
-                                 run_a.failures + run_b.failures])
+        results.replicas.append([label, run_a.count, calls_a, run_b.count, calls_b, run_a.failures + run_b.failures])
         if shared:
-            results.verdicts.append((f"LiteLLM replicas, shared Redis: proxy B sent {calls_b} calls to the primary "
-                                     "proxy A had cooled down (0 expected)", calls_b == 0))
+            results.verdicts.append(
+                (
+                    f"LiteLLM replicas, shared Redis: proxy B sent {calls_b} calls to the primary "
+                    "proxy A had cooled down (0 expected)",
+                    calls_b == 0,
+                )
+            )
 
 
 # --- Portkey --------------------------------------------------------------------------------------------
@@ -235,13 +302,16 @@ def litellm_replicas(stack: Stack, mock_url: str, control: MockControl, args: ar
 def naive_portkey_config(generated_config: dict[str, Any]) -> dict[str, Any]:
     """The plan read literally: a top-level ``retry: {attempts: 3}`` (applies to every target), then fallback."""
     keep = ("provider", "custom_host", "override_params")
-    targets = [{**{key: target[key] for key in keep if key in target}, "api_key": mock_provider_key(target["provider"])}
-               for target in generated_config["targets"]]
+    targets = [
+        {**{key: target[key] for key in keep if key in target}, "api_key": mock_provider_key(target["provider"])}
+        for target in generated_config["targets"]
+    ]
     return {"retry": {"attempts": 3}, "strategy": {"mode": "fallback"}, "targets": targets}
 
 
-def portkey_phases(stack: Stack, mock_url: str, control: MockControl, args: argparse.Namespace,
-                   results: Results) -> None:
+def portkey_phases(
+    stack: Stack, mock_url: str, control: MockControl, args: argparse.Namespace, results: Results
+) -> None:
     generated = stack.generated("portkey", mock_url, None)
     primary = generated.targets()[0]
     config = json.loads(generated.portkey_config())
@@ -276,8 +346,15 @@ def portkey_phases(stack: Stack, mock_url: str, control: MockControl, args: argp
     paid = sum(1 for latency in slow.latencies_ms if latency >= 0.9 * timeout_ms)
     slow_calls = settled_calls(control, primary, before, paid, timeout_ms / 1000 + SLOW_BEYOND_TIMEOUT_S)
     others = [latency for latency in slow.latencies_ms if latency < 0.9 * timeout_ms]
-    results.slow_row("Portkey", f"{timeout_ms / 1000:.0f} s, no circuit breaker", str(slow.count), slow,
-                     f"{paid} (every request)" if paid == slow.count else str(paid), others, slow_calls)
+    results.slow_row(
+        "Portkey",
+        f"{timeout_ms / 1000:.0f} s, no circuit breaker",
+        str(slow.count),
+        slow,
+        f"{paid} (every request)" if paid == slow.count else str(paid),
+        others,
+        slow_calls,
+    )
 
 
 # --- report ---------------------------------------------------------------------------------------------
@@ -292,15 +369,25 @@ def report(results: Results) -> int:
     if results.slow:
         print_table(
             f"Slow primary (sleeps {SLOW_BEYOND_TIMEOUT_S:.0f} s beyond its timeout; ms)",
-            ["engine", "primary timeout", "requests", "failed", "paid the timeout", "p50", "p99", "max",
-             "p99 of the others", "max of the others", "calls to primary"],
+            [
+                "engine",
+                "primary timeout",
+                "requests",
+                "failed",
+                "paid the timeout",
+                "p50",
+                "p99",
+                "max",
+                "p99 of the others",
+                "max of the others",
+                "calls to primary",
+            ],
             results.slow,
         )
     if results.replicas:
         print_table(
             "Replicas: two LiteLLM proxies, generated config, primary dead",
-            ["router state", "requests to A", "A: calls to primary", "requests to B", "B: calls to primary",
-             "failed"],
+            ["router state", "requests to A", "A: calls to primary", "requests to B", "B: calls to primary", "failed"],
             results.replicas,
         )
     print()
@@ -324,8 +411,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-replicas", action="store_true")
     args = parser.parse_args(argv)
 
-    print(f"failover bench: {args.requests} sequential requests per generated-config run, naive outage "
-          f"{args.naive_requests}; {machine_note()}")
+    print(
+        f"failover bench: {args.requests} sequential requests per generated-config run, naive outage "
+        f"{args.naive_requests}; {machine_note()}"
+    )
     results = Results()
     with Stack("failover") as stack:
         mock, control = stack.mock()

@@ -147,8 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     return report(runs, direct, [("LiteLLM", litellm_rows), ("Portkey", portkey_rows)])
 
 
-def overhead_ratio(runs: dict[str, Run], direct: str, gateway: str, minimal: str, q: float,
-                   rounds: list[int] | None = None) -> float:
+def overhead_ratio(
+    runs: dict[str, Run], direct: str, gateway: str, minimal: str, q: float, rounds: list[int] | None = None
+) -> float:
     """(gateway - direct) / (minimal - direct) at percentile ``q``, over ``rounds`` (all by default)."""
 
     def at(name: str) -> float:
@@ -160,8 +161,9 @@ def overhead_ratio(runs: dict[str, Run], direct: str, gateway: str, minimal: str
     return (at(gateway) - base) / denominator if denominator > 0 else math.nan
 
 
-def bootstrap_interval(runs: dict[str, Run], direct: str, gateway: str, minimal: str, q: float,
-                       resamples: int = BOOTSTRAP_RESAMPLES) -> tuple[float, float]:
+def bootstrap_interval(
+    runs: dict[str, Run], direct: str, gateway: str, minimal: str, q: float, resamples: int = BOOTSTRAP_RESAMPLES
+) -> tuple[float, float]:
     """95 % interval of the ratio by a paired bootstrap over rounds (a round = one body to every destination)."""
     count = min(runs[name].count for name in (direct, gateway, minimal))
     rng = random.Random(7)
@@ -188,8 +190,15 @@ def report(runs: dict[str, Run], direct: Destination, engines: list[tuple[str, l
         minimal = variants[0][1].name
         for label, destination in variants:
             run = runs[destination.name]
-            cells = [destination.name, run.count, run.failures, ms(run.p50), ms(run.p99),
-                     ms(run.p50 - base.p50), ms(run.p99 - base.p99)]
+            cells = [
+                destination.name,
+                run.count,
+                run.failures,
+                ms(run.p50),
+                ms(run.p99),
+                ms(run.p50 - base.p50),
+                ms(run.p99 - base.p99),
+            ]
             for q in (50, 99):
                 point = overhead_ratio(runs, direct.name, destination.name, minimal, q)
                 if destination.name == minimal:
@@ -198,20 +207,37 @@ def report(runs: dict[str, Run], direct: Destination, engines: list[tuple[str, l
                 low, high = bootstrap_interval(runs, direct.name, destination.name, minimal, q)
                 cells.append(f"{point:.2f}x ({low:.2f}-{high:.2f})")
                 if label == "generated":
-                    verdicts.append((verdict(point, low, high),
-                                     f"{engine}: generated/minimal overhead at p{q} {point:.2f}x "
-                                     f"(95% CI {low:.2f}-{high:.2f}) <= {GOAL_RATIO}x"))
+                    verdicts.append(
+                        (
+                            verdict(point, low, high),
+                            f"{engine}: generated/minimal overhead at p{q} {point:.2f}x "
+                            f"(95% CI {low:.2f}-{high:.2f}) <= {GOAL_RATIO}x",
+                        )
+                    )
             rows.append(cells)
             if label == "generated":
                 overhead = run.p50 - base.p50
-                verdicts.append((goal(overhead < 100), f"{engine}: generated overhead p50 {ms(overhead)} ms "
-                                 "< 100 ms (the plan's target)"))
+                verdicts.append(
+                    (
+                        goal(overhead < 100),
+                        f"{engine}: generated overhead p50 {ms(overhead)} ms < 100 ms (the plan's target)",
+                    )
+                )
     failed = sum(run.failures for run in runs.values())
     print_table(
         "Overhead (ms, client-side; overhead = destination - direct at the same percentile; "
         "ratio = overhead / minimal config's overhead, 95% paired-bootstrap interval in brackets)",
-        ["destination", "requests", "failed", "p50", "p99", "overhead p50", "overhead p99",
-         "vs minimal p50", "vs minimal p99"],
+        [
+            "destination",
+            "requests",
+            "failed",
+            "p50",
+            "p99",
+            "overhead p50",
+            "overhead p99",
+            "vs minimal p50",
+            "vs minimal p99",
+        ],
         rows,
     )
     print()

@@ -2,7 +2,8 @@
 generated routing for one environment.
 
 The generated files go into a ConfigMap and the pod template carries their sha256, so merging a
-routing change and running ``pulumi up`` rolls the pods while an unchanged spec leaves them be.
+routing change and running ``pulumi up`` rolls the pods while an unchanged spec leaves them be; a
+second annotation does the same for the Secret values the container reads (a key rotated in ESC).
 Pods are hardened to the ``restricted`` Pod Security Standard, spread across zones, autoscaled,
 protected by a PDB, and fenced by a NetworkPolicy that admits only the listed namespaces and lets
 them reach only Redis, DNS and HTTPS.
@@ -18,6 +19,7 @@ import pulumi_kubernetes as k8s
 
 from components.generated_config import GeneratedConfig
 from components.labels import object_labels, selector_labels
+from components.secrets import SECRETS_CHECKSUM_ANNOTATION
 
 CHECKSUM_ANNOTATION = "llm-gateway/config-checksum"
 CONFIG_MOUNT = "/etc/llm-gateway"
@@ -65,6 +67,8 @@ class GatewayArgs:
     provider_key_env_vars: list[str]
     master_key_secret_name: pulumi.Input[str]
     master_key_env_var: str
+    # sha256 over every Secret value the LiteLLM container reads (components.secrets.secret_data_checksum)
+    secrets_checksum: pulumi.Input[str]
     replicas: int
     max_replicas: int
     target_cpu_utilization: int
@@ -220,6 +224,13 @@ class Gateway(pulumi.ComponentResource):
             readiness_probe=k8s.core.v1.ProbeArgs(tcp_socket=tcp, period_seconds=5, failure_threshold=2),
         )
 
+    def _pod_annotations(self) -> dict[str, pulumi.Input[str]]:
+        # A change to either the routing or a Secret value the container reads rolls the pods.
+        annotations: dict[str, pulumi.Input[str]] = {CHECKSUM_ANNOTATION: self._args.generated.checksum}
+        if self._args.engine == "litellm":  # Portkey pods mount no Secret: nothing to roll them for
+            annotations[SECRETS_CHECKSUM_ANNOTATION] = self._args.secrets_checksum
+        return annotations
+
     def _deployment(self, config_map_name: pulumi.Output[str]) -> k8s.apps.v1.Deployment:
         args = self._args
         generated = args.generated
@@ -251,10 +262,7 @@ class Gateway(pulumi.ComponentResource):
                     rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge="25%", max_unavailable=0),
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=self._labels,
-                        annotations={CHECKSUM_ANNOTATION: generated.checksum},
-                    ),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels, annotations=self._pod_annotations()),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,

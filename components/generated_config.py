@@ -12,6 +12,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 # Offline runs (tests, `make plan` on a scratch tree) point here instead of the committed tree.
 GENERATED_DIR_ENV = "LLM_GATEWAY_GENERATED_DIR"
@@ -30,7 +31,6 @@ class GeneratedConfig:
     """The generated files one engine serves, by path relative to ``generated/<env>/``."""
 
     environment: str
-    source_dir: Path
     files: dict[str, str]
 
     @property
@@ -55,6 +55,32 @@ def generated_root() -> Path:
     """Where the generated tree lives: the committed one unless an offline run overrides it."""
     override = os.environ.get(GENERATED_DIR_ENV)
     return Path(override) if override else DEFAULT_GENERATED_DIR
+
+
+def _has_virtual_key(node: Any) -> bool:
+    # Targets nest (a loadbalance of fallbacks of targets): look at every level.
+    if isinstance(node, dict):
+        return "virtual_key" in node or any(_has_virtual_key(value) for value in node.values())
+    if isinstance(node, list):
+        return any(_has_virtual_key(value) for value in node)
+    return False
+
+
+def virtual_key_configs(env_dir: Path) -> list[str]:
+    """The generated Portkey configs (``portkey/<task>.json``) with a ``virtual_key`` target.
+
+    Only Portkey's hosted gateway resolves virtual keys; the OSS image serves ``custom_host``
+    targets alone. Unreadable JSON counts as offending, so it is reported rather than deployed.
+    """
+    offending = []
+    for path in sorted((env_dir / "portkey").glob("*.json")):
+        try:
+            uses_keys = _has_virtual_key(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError):
+            uses_keys = True
+        if uses_keys:
+            offending.append(path.relative_to(env_dir).as_posix())
+    return offending
 
 
 def load_generated_config(environment: str, engine: str, root: Path | None = None) -> GeneratedConfig:
@@ -82,7 +108,7 @@ def load_generated_config(environment: str, engine: str, root: Path | None = Non
         raise GeneratedConfigError(f"{env_dir}: missing {', '.join(missing)}; run `make generate`")
 
     files = {path: (env_dir / path).read_text(encoding="utf-8") for path in wanted}
-    config = GeneratedConfig(environment=environment, source_dir=env_dir, files=files)
+    config = GeneratedConfig(environment=environment, files=files)
     keys = config.configmap_keys
     if len(set(keys.values())) != len(keys):
         raise GeneratedConfigError(f"{env_dir}: two generated files map to the same ConfigMap key")

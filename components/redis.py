@@ -16,6 +16,7 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.labels import object_labels, selector_labels
+from components.secrets import SECRETS_CHECKSUM_ANNOTATION, secret_data_checksum
 
 REDIS_PORT = 6379
 PASSWORD_KEY = "REDIS_PASSWORD"
@@ -47,6 +48,8 @@ class RedisCache(pulumi.ComponentResource):
     port: int
     password_secret_name: pulumi.Output[str]
     password_secret_key: str
+    # The password as a secret Output: clients that read it put its checksum on their pods.
+    password: pulumi.Output[str]
 
     def __init__(self, name: str, args: RedisCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-gateway:index:RedisCache", name, None, opts)
@@ -59,15 +62,17 @@ class RedisCache(pulumi.ComponentResource):
             random.RandomPasswordArgs(length=40, special=False),
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
         )
+        secret_password = pulumi.Output.secret(password.result)
         secret = k8s.core.v1.Secret(
             f"{name}-auth",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth", namespace=args.namespace, labels=labels),
             type="Opaque",
             # RandomPassword.result is not marked secret under mocks: wrap it explicitly.
-            string_data={PASSWORD_KEY: pulumi.Output.secret(password.result)},
+            string_data={PASSWORD_KEY: secret_password},
             opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
         )
         secret_name = secret.metadata.apply(lambda meta: meta.name)
+        password_checksum = secret_data_checksum({PASSWORD_KEY: secret_password})
 
         # Headless: one primary, so clients resolve the pod directly; StatefulSets need it anyway.
         service = k8s.core.v1.Service(
@@ -189,7 +194,11 @@ class RedisCache(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 volume_claim_templates=claims,
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(
+                        labels=labels,
+                        # A replaced password must restart Redis with it, as it restarts the gateway.
+                        annotations={SECRETS_CHECKSUM_ANNOTATION: password_checksum},
+                    ),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,
@@ -249,6 +258,7 @@ class RedisCache(pulumi.ComponentResource):
         self.port = REDIS_PORT
         self.password_secret_name = secret_name
         self.password_secret_key = PASSWORD_KEY
+        self.password = secret_password
         self.register_outputs(
             {"service_name": self.service_name, "host": self.host, "password_secret_name": secret_name}
         )

@@ -9,6 +9,8 @@ and never leaves the cluster except through Pulumi's encrypted state. Every valu
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -19,6 +21,32 @@ import pulumi_random as random
 from components.labels import object_labels
 
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+# Pod-template annotation over the Secret data a pod reads into its environment. Env vars from a
+# Secret are read once at container start, so without it a key rotated in ESC would update the
+# Secret on `pulumi up` but leave the pods on the old key until something else restarts them.
+SECRETS_CHECKSUM_ANNOTATION = "llm-gateway/secrets-checksum"
+
+
+def secret_data_digest(values: Mapping[str, str]) -> str:
+    """sha256 over env var names and values (canonical JSON, so no two inputs collide)."""
+    canonical = json.dumps(dict(sorted(values.items())), separators=(",", ":"))
+    return hashlib.sha256(f"llm-gateway/secrets:{canonical}".encode()).hexdigest()
+
+
+def secret_data_checksum(values: Mapping[str, pulumi.Input[str]]) -> pulumi.Output[str]:
+    """:func:`secret_data_digest` of secret Outputs, deliberately *not* marked secret.
+
+    The values never leave the ``apply``; only their hash does. Every input is high-entropy
+    (provider API keys, 40+ random characters), so the hash reveals nothing a guess could confirm.
+    Unsecreting it is honest rather than risky: a pod annotation is plain text in the cluster
+    whatever Pulumi's state says, and a plain value keeps `pulumi preview` and `make plan` showing
+    that a rotation rolls the pods.
+    """
+    names = sorted(values)
+    digest = pulumi.Output.all(*(values[name] for name in names)).apply(
+        lambda resolved: secret_data_digest(dict(zip(names, resolved, strict=True)))
+    )
+    return pulumi.Output.unsecret(digest)
 
 
 @dataclass(frozen=True)
@@ -35,6 +63,8 @@ class GatewaySecrets(pulumi.ComponentResource):
 
     provider_keys_secret_name: pulumi.Output[str]
     master_key_secret_name: pulumi.Output[str]
+    # env var → secret Output, exactly what the two Secrets hold (for the pod-template checksum)
+    env_values: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: GatewaySecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-gateway:index:GatewaySecrets", name, None, opts)
@@ -69,6 +99,7 @@ class GatewaySecrets(pulumi.ComponentResource):
 
         self.provider_keys_secret_name = provider_secret.metadata.apply(lambda meta: meta.name)
         self.master_key_secret_name = master_secret.metadata.apply(lambda meta: meta.name)
+        self.env_values = {**provider_data, MASTER_KEY_ENV: master_key}
         self.register_outputs(
             {
                 "provider_keys_secret_name": self.provider_keys_secret_name,

@@ -9,7 +9,8 @@ component.
 
 Provider API keys are different: they are secrets supplied by Pulumi ESC. They never enter the
 pydantic model (whose ``repr`` could end up in a log); the loader only checks that each is set and
-marked secret, and hands them on as secret ``pulumi.Output`` values.
+marked secret and not the ESC placeholder (:data:`ESC_PLACEHOLDER`), and hands them on as secret
+``pulumi.Output`` values.
 """
 
 from __future__ import annotations
@@ -17,13 +18,17 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pulumi
 from pulumi.runtime import config as runtime_config
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
+
+from components.generated_config import generated_root, virtual_key_configs
 
 NAMESPACE = "llm-gateway"
 
@@ -37,6 +42,16 @@ PROVIDER_KEY_SETTINGS: dict[str, str] = {
     "anthropicApiKey": "ANTHROPIC_API_KEY",
     "openrouterApiKey": "OPENROUTER_API_KEY",
 }
+# Where each provider key lives in the ESC environment (`values.providerKeys.*` in esc/<env>.yaml,
+# mapped onto the config key by its `pulumiConfig`); tests/pulumi keeps the two in step.
+PROVIDER_KEY_ESC_PATHS: dict[str, str] = {
+    "openaiApiKey": "providerKeys.openai",
+    "anthropicApiKey": "providerKeys.anthropic",
+    "openrouterApiKey": "providerKeys.openrouter",
+}
+# The `fn::secret` value esc/*.yaml ship in place of each key. An environment created from those
+# files and never given its real keys would otherwise deploy this string as an API key.
+ESC_PLACEHOLDER = "set-with-esc-env-set"
 
 # Where the official Redis 8 image installs its bundled modules.
 REDISEARCH_MODULE = "/usr/local/lib/redis/modules/redisearch.so"
@@ -93,10 +108,9 @@ class StackSettings(BaseModel):
     namespace: NamespaceName = "llm-gateway"
     engine: Literal["litellm", "portkey"] = "litellm"
 
-    # LiteLLM 1.103.0, multi-arch index digest (verify with `crane digest` before moving it).
-    litellm_image: Image = (
-        "ghcr.io/berriai/litellm@sha256:bd089afdcd35b894b14a93f9743cdc8b591f82da1a38dd43a010a7b0c9de5fd7"
-    )
+    # The LiteLLM the runtime and every measurement use (runtime/litellm/requirements.txt; a test
+    # keeps the two equal). Prod pins a digest in Pulumi.prod.yaml.
+    litellm_image: Image = "ghcr.io/berriai/litellm:v1.106.12"
     portkey_image: Image = "portkeyai/gateway:1.15.2"
     # Redis 8 ships the query engine (RediSearch) that LiteLLM's `redis-semantic` cache needs.
     redis_image: Image = "redis:8.4.0"
@@ -254,20 +268,57 @@ def parse_stack_settings(raw: dict[str, Any], stack_name: str) -> StackSettings:
     return settings
 
 
-def load_settings() -> LoadedSettings:
-    """Read and validate this stack's config. Raises :class:`SettingsError` naming the bad keys."""
-    raw = _raw_namespace_config()
-    stack = parse_stack_settings(raw, pulumi.get_stack())
+def provider_key_problems(raw: dict[str, Any], is_secret: Callable[[str], bool], stack_name: str) -> list[str]:
+    """One message per provider key that is unset, the ESC placeholder, or not marked secret.
 
+    The messages name the key, never its value.
+    """
     problems = []
     for key in PROVIDER_KEY_SETTINGS:
         full_key = f"{NAMESPACE}:{key}"
-        if not raw.get(key):
+        value = raw.get(key)
+        if not isinstance(value, str) or not value.strip():
             problems.append(f"{full_key}: required secret is not set (it comes from the ESC environment)")
-        elif not _is_secret(full_key):
+        elif value.strip() == ESC_PLACEHOLDER:
+            problems.append(
+                f"{full_key}: still the ESC placeholder; set the real key with "
+                f"esc env set {NAMESPACE}/{stack_name} {PROVIDER_KEY_ESC_PATHS[key]} '<key>' --secret"
+            )
+        elif not is_secret(full_key):
             problems.append(f"{full_key}: must be a secret (ESC `fn::secret`, or `pulumi config set --secret`)")
+    return problems
+
+
+def check_engine_serves_environment(settings: StackSettings, root: Path | None = None) -> None:
+    """The Portkey OSS image has no virtual keys: it can only serve ``custom_host`` configs.
+
+    Reads the environment's generated ``portkey/*.json``. A missing tree is left for
+    :func:`components.generated_config.load_generated_config` to report. Raises :class:`SettingsError`.
+    """
+    if settings.engine != "portkey":
+        return
+    env_dir = (root or generated_root()) / settings.environment
+    offending = virtual_key_configs(env_dir)
+    if offending:
+        raise SettingsError(
+            f"{NAMESPACE}:engine: portkey cannot serve environment {settings.environment!r}: its generated "
+            f"Portkey configs target virtual_key ({', '.join(offending)}), and the OSS Portkey image has no "
+            "virtual keys. Use Portkey's hosted gateway with these configs (engine: litellm in-cluster), or set "
+            f"`environments.{settings.environment}.portkey_targets: custom_host` in gateway_config/routing.yaml "
+            "and run `make generate`."
+        )
+
+
+def load_settings() -> LoadedSettings:
+    """Read and validate this stack's config. Raises :class:`SettingsError` naming the bad keys."""
+    raw = _raw_namespace_config()
+    stack_name = pulumi.get_stack()
+    stack = parse_stack_settings(raw, stack_name)
+
+    problems = provider_key_problems(raw, _is_secret, stack_name)
     if problems:
         raise SettingsError("\n".join(problems))
+    check_engine_serves_environment(stack)
 
     config = pulumi.Config(NAMESPACE)
     keys = {env_var: config.require_secret(key) for key, env_var in PROVIDER_KEY_SETTINGS.items()}

@@ -88,8 +88,9 @@ class Answer:
         return json.loads(self.text)
 
 
-def post_chat(client: httpx.Client, body: Mapping[str, Any], headers: Mapping[str, str] | None = None,
-              path: str = CHAT_PATH) -> Answer:
+def post_chat(
+    client: httpx.Client, body: Mapping[str, Any], headers: Mapping[str, str] | None = None, path: str = CHAT_PATH
+) -> Answer:
     """POST a chat request with ``client`` (whose base URL is the gateway) and time it."""
     started = time.perf_counter()
     response = client.post(path, json=dict(body), headers=dict(headers) if headers else None)

@@ -141,7 +141,7 @@ def rewrite_url(url: str, mock_host_port: str, real_roots: Mapping[str, str]) ->
         return url
     provider = real_provider_of(url, real_roots)
     if provider is not None:
-        rest = urlunsplit(parts._replace(scheme="", netloc="", path=parts.path[len(provider) + 1:]))
+        rest = urlunsplit(parts._replace(scheme="", netloc="", path=parts.path[len(provider) + 1 :]))
         return real_roots[provider] + rest
     return urlunsplit(parts._replace(netloc=mock_host_port))
 
@@ -234,8 +234,12 @@ def prepare_environment(
     if redis is not None:
         env.update({"REDIS_HOST": redis.host, "REDIS_PORT": str(redis.port), "REDIS_PASSWORD": redis.password or ""})
     return LocalEnvironment(
-        root=work_dir, env=env, routing=routing, real_providers=frozenset(real_roots),
-        cache_enabled=redis is not None, notes=notes,
+        root=work_dir,
+        env=env,
+        routing=routing,
+        real_providers=frozenset(real_roots),
+        cache_enabled=redis is not None,
+        notes=notes,
     )
 
 

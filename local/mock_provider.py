@@ -293,8 +293,14 @@ class MockHandler(BaseHTTPRequestHandler):
         self._write_chunk(chunk({}, "stop"))
         if (body.get("stream_options") or {}).get("include_usage"):
             usage = _openai_usage(body)
-            payload = {"id": completion_id, "object": "chat.completion.chunk", "created": created,
-                       "model": model, "choices": [], "usage": usage}
+            payload = {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [],
+                "usage": usage,
+            }
             self._write_chunk(b"data: " + json.dumps(payload).encode() + b"\n\n")
         self._write_chunk(b"data: [DONE]\n\n")
         self._end_stream()
@@ -305,20 +311,39 @@ class MockHandler(BaseHTTPRequestHandler):
         def event(name: str, payload: dict[str, Any]) -> bytes:
             return f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode()
 
-        start = {**message, "content": [], "stop_reason": None,
-                 "usage": {"input_tokens": message["usage"]["input_tokens"], "output_tokens": 1}}
+        start = {
+            **message,
+            "content": [],
+            "stop_reason": None,
+            "usage": {"input_tokens": message["usage"]["input_tokens"], "output_tokens": 1},
+        }
         self._start_stream(target)
         self._write_chunk(event("message_start", {"type": "message_start", "message": start}))
-        self._write_chunk(event("content_block_start", {"type": "content_block_start", "index": 0,
-                                                        "content_block": {"type": "text", "text": ""}}))
+        self._write_chunk(
+            event(
+                "content_block_start",
+                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+            )
+        )
         self._write_chunk(event("ping", {"type": "ping"}))
         for word in _words(_served_by(target)):
-            self._write_chunk(event("content_block_delta", {"type": "content_block_delta", "index": 0,
-                                                            "delta": {"type": "text_delta", "text": word}}))
+            self._write_chunk(
+                event(
+                    "content_block_delta",
+                    {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": word}},
+                )
+            )
         self._write_chunk(event("content_block_stop", {"type": "content_block_stop", "index": 0}))
-        self._write_chunk(event("message_delta", {
-            "type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-            "usage": {"output_tokens": message["usage"]["output_tokens"]}}))
+        self._write_chunk(
+            event(
+                "message_delta",
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                    "usage": {"output_tokens": message["usage"]["output_tokens"]},
+                },
+            )
+        )
         self._write_chunk(event("message_stop", {"type": "message_stop"}))
         self._end_stream()
 
@@ -339,11 +364,13 @@ def _chat_completion(target: str, model: str, body: dict[str, Any]) -> dict[str,
         "object": "chat.completion",
         "created": int(time.time()),
         "model": model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": _served_by(target)},
-            "finish_reason": "stop",
-        }],
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": _served_by(target)},
+                "finish_reason": "stop",
+            }
+        ],
         "usage": _openai_usage(body),
     }
 
@@ -371,8 +398,7 @@ def _embeddings(model: str, body: dict[str, Any]) -> dict[str, Any]:
         vector = [((seed * (i + 7)) % 1000) / 1000.0 for i in range(dimensions)]
         data.append({"object": "embedding", "index": index, "embedding": vector})
     tokens = _token_count(items)
-    return {"object": "list", "data": data, "model": model,
-            "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+    return {"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 
 
 class MockHTTPServer(ThreadingHTTPServer):
@@ -435,8 +461,9 @@ class MockControl:
 
     def _call(self, method: str, route: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
         data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(f"{self.base_url}/_control/{route}", data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"{self.base_url}/_control/{route}", data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=self.timeout) as response:
             return json.loads(response.read())
 

@@ -189,8 +189,12 @@ def start_mock_provider(log_dir: Path, port: int | None = None, timeout: float =
     port = port or free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
     server = start_process(
-        "mock-provider", [sys.executable, "-m", "local.mock_provider", "--port", str(port)],
-        log_dir / "mock-provider.log", env=env, cwd=REPO_ROOT, port=port,
+        "mock-provider",
+        [sys.executable, "-m", "local.mock_provider", "--port", str(port)],
+        log_dir / "mock-provider.log",
+        env=env,
+        cwd=REPO_ROOT,
+        port=port,
     )
     return _started(server, lambda: http_ok(f"{server.url}/_control/health"), timeout, "/_control/health")
 
@@ -229,8 +233,23 @@ def start_redis(
     data_dir = log_dir / f"redis-{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
-        binary, "--bind", LOOPBACK, "--port", str(port), "--save", "", "--appendonly", "no",
-        "--daemonize", "no", "--protected-mode", "yes", "--dir", str(data_dir), "--logfile", "",
+        binary,
+        "--bind",
+        LOOPBACK,
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--daemonize",
+        "no",
+        "--protected-mode",
+        "yes",
+        "--dir",
+        str(data_dir),
+        "--logfile",
+        "",
     ]
     if password:
         argv += ["--requirepass", password]
@@ -267,7 +286,10 @@ def start_litellm(
     server = start_process(
         name,
         [LITELLM_BIN, "--config", config_path, "--host", LOOPBACK, "--port", str(port)],
-        log_dir / f"{name}-{port}.log", env=process_env, cwd=log_dir, port=port,
+        log_dir / f"{name}-{port}.log",
+        env=process_env,
+        cwd=log_dir,
+        port=port,
     )
     return _started(server, lambda: http_ok(f"{server.url}/health/liveliness"), timeout, "/health/liveliness")
 
@@ -296,8 +318,19 @@ def start_portkey(
     process_env = {**os.environ, **(env or {}), "NODE_ENV": "production", "LOOPBACK_HOST": LOOPBACK}
     server = start_process(
         "portkey",
-        [node, "--require", PORTKEY_PRELOAD, "--require", PORTKEY_FETCH_PRELOAD,
-         PORTKEY_SERVER, f"--port={port}", "--headless"],
-        log_dir / f"portkey-{port}.log", env=process_env, cwd=PORTKEY_DIR, port=port,
+        [
+            node,
+            "--require",
+            PORTKEY_PRELOAD,
+            "--require",
+            PORTKEY_FETCH_PRELOAD,
+            PORTKEY_SERVER,
+            f"--port={port}",
+            "--headless",
+        ],
+        log_dir / f"portkey-{port}.log",
+        env=process_env,
+        cwd=PORTKEY_DIR,
+        port=port,
     )
     return _started(server, lambda: http_ok(f"{server.url}/"), timeout, "GET /")

@@ -77,8 +77,7 @@ def _curl(engine: str, gateway_url: str, env: LocalEnvironment, task: str) -> st
     else:
         config = shlex.quote(str(env.portkey_config_path(task)))
         auth = f"-H 'Authorization: Bearer {MOCK_KEY}' -H \"x-portkey-config: $(tr -d '\\n ' < {config})\""
-    return (f"curl -sS {gateway_url}{CHAT_PATH} -H 'Content-Type: application/json' {auth} "
-            f"-d {shlex.quote(body)}")
+    return f"curl -sS {gateway_url}{CHAT_PATH} -H 'Content-Type: application/json' {auth} -d {shlex.quote(body)}"
 
 
 def _targets_table(env: LocalEnvironment) -> str:
@@ -115,8 +114,10 @@ def smoke(engine: str, gateway_url: str, env: LocalEnvironment, timeout: float) 
                 ok = False
                 continue
             if answer.status == 200:
-                print(f"  ok   {task:<24} served by {_served_by(answer.target, answer.text):<48} "
-                      f"{answer.seconds * 1000:7.0f} ms")
+                print(
+                    f"  ok   {task:<24} served by {_served_by(answer.target, answer.text):<48} "
+                    f"{answer.seconds * 1000:7.0f} ms"
+                )
             else:
                 print(f"  FAIL {task:<24} HTTP {answer.status}: {answer.text[:200]}")
                 ok = False
@@ -127,8 +128,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--engine", choices=ENGINES, default=os.environ.get("ENGINE", "litellm") or "litellm")
     parser.add_argument("--smoke", action="store_true", help="one request per routed task, then stop")
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "0")),
-                        help="gateway port (default: a free one)")
+    parser.add_argument(
+        "--port", type=int, default=int(os.environ.get("PORT", "0")), help="gateway port (default: a free one)"
+    )
     parser.add_argument("--request-timeout", type=float, default=30.0)
     args = parser.parse_args(argv)
 
@@ -150,7 +152,11 @@ def main(argv: list[str] | None = None) -> int:
                 redis = stack.enter_context(_stop_on_exit(start_redis(logs, password="local-redis")))
                 redis_endpoint = RedisEndpoint(LOOPBACK, redis.port, "local-redis")
             env = prepare_environment(
-                generated, work / "config", mock.url, redis_endpoint, environ=os.environ,
+                generated,
+                work / "config",
+                mock.url,
+                redis_endpoint,
+                environ=os.environ,
                 use_real_providers=not args.smoke,
             )
             for note in env.notes:

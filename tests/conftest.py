@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -160,21 +161,55 @@ def unchanged_copy_root(generated_root: Path, tmp_path_factory: pytest.TempPathF
 
 
 @pytest.fixture(scope="session")
+def custom_host_staging_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A generated staging tree whose Portkey configs use custom_host targets (what the OSS
+    Portkey image can serve), built by the real generator from a copy of the routing spec."""
+    work = tmp_path_factory.mktemp("custom-host")
+    spec = yaml.safe_load((ROOT / "gateway_config" / "routing.yaml").read_text())
+    spec["environments"]["staging"]["portkey_targets"] = "custom_host"
+    (work / "routing.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    out = work / "generated"
+    command = [sys.executable, "-m", "gateway_config", "build", "--spec", str(work / "routing.yaml")]
+    build = subprocess.run(
+        [*command, "--out", str(out), "--env", "staging"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert build.returncode == 0, f"generator failed:\n{build.stdout}\n{build.stderr}"
+    return out
+
+
+# A provider key rotated in ESC: a new value for one key, everything else as in the prod run.
+ROTATED_SECRETS: dict[str, str] = {**CANARY_SECRETS, "openaiApiKey": "sk-canary-openai-rotated-7d4a19c2e6b8"}
+
+
+@pytest.fixture(scope="session")
 def offline_runs(
     tmp_path_factory: pytest.TempPathFactory,
     generated_root: Path,
     changed_routing_root: Path,
     unchanged_copy_root: Path,
+    custom_host_staging_root: Path,
 ) -> Iterator[OfflineRuns]:
     """Every program run the Pulumi tests need, started in parallel."""
+    from components.settings import ESC_PLACEHOLDER
+
     runs = OfflineRuns(tmp_path_factory.mktemp("offline-runs"))
     runs.add("staging", "staging", generated_root)
     runs.add("prod", "prod", generated_root)
     runs.add("prod-unchanged-copy", "prod", unchanged_copy_root)
     runs.add("prod-routing-changed", "prod", changed_routing_root)
-    runs.add("staging-portkey", "staging", generated_root, settings={"engine": "portkey"})
+    runs.add("prod-key-rotated", "prod", generated_root, secrets=ROTATED_SECRETS)
+    # The committed staging configs target virtual_key: the OSS Portkey image cannot serve them.
+    runs.add("staging-portkey-virtual-keys", "staging", generated_root, settings={"engine": "portkey"})
+    runs.add("staging-portkey", "staging", custom_host_staging_root, settings={"engine": "portkey"})
     runs.add("prod-bad-settings", "prod", generated_root, settings={"replicaz": "3", "maxReplicas": "three"})
     runs.add("prod-plain-key", "prod", generated_root, secrets={}, settings=CANARY_SECRETS)
+    runs.add(
+        "prod-esc-placeholder", "prod", generated_root, secrets={**CANARY_SECRETS, "anthropicApiKey": ESC_PLACEHOLDER}
+    )
     runs.launch()
     yield runs
     runs.stop()

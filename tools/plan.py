@@ -51,6 +51,12 @@ def _container_summary(pod_spec: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _annotation_summary(template: dict[str, Any]) -> list[str]:
+    # The pod-template checksums: a reviewer sees whether a change (routing, a rotated key) rolls pods.
+    annotations = template.get("metadata", {}).get("annotations", {})
+    return [f"{k}={v[:16]}…" for k, v in annotations.items()]
+
+
 def key_fields(resource: dict[str, Any]) -> list[str]:
     """The few fields a reviewer needs per object, secrets redacted."""
     inputs = unwrap_secrets(resource["inputs"], redact=True)
@@ -63,8 +69,7 @@ def key_fields(resource: dict[str, Any]) -> list[str]:
         lines.append(f"pod-security={meta.get('labels', {}).get('pod-security.kubernetes.io/enforce')}")
     elif kind == "Deployment":
         template = spec.get("template", {})
-        annotations = template.get("metadata", {}).get("annotations", {})
-        lines += [f"{k}={v[:16]}…" for k, v in annotations.items()]
+        lines += _annotation_summary(template)
         lines += _container_summary(template.get("spec", {}))
         spread = template.get("spec", {}).get("topologySpreadConstraints", [])
         lines.append("spread: " + ", ".join(f"{c['topologyKey']}:{c['whenUnsatisfiable']}" for c in spread))
@@ -74,6 +79,7 @@ def key_fields(resource: dict[str, Any]) -> list[str]:
         args = template.get("spec", {}).get("containers", [{}])[0].get("args", [])
         maxmemory = args[args.index("--maxmemory") + 1] if "--maxmemory" in args else "?"
         lines.append(f"replicas={spec.get('replicas')} maxmemory={maxmemory}")
+        lines += _annotation_summary(template)
         lines += _container_summary(template.get("spec", {}))
         if claims:
             for claim in claims:

@@ -72,8 +72,10 @@ class LiteLLMEngine:
                 for stream in (False, True):
                     response = client.post(CHAT_PATH, json=unique_body(task, "warm-up", stream=stream))
                     if response.status_code != 200:
-                        raise RuntimeError(f"{self.name} warm-up of {task} answered {response.status_code}: "
-                                           f"{response.text[:300]}\n{self.server.log_tail()}")
+                        raise RuntimeError(
+                            f"{self.name} warm-up of {task} answered {response.status_code}: "
+                            f"{response.text[:300]}\n{self.server.log_tail()}"
+                        )
         mock.reset()
 
     def stop(self) -> None:
@@ -103,7 +105,9 @@ class LiteLLMPool:
         redis = start_redis(logs, password=REDIS_PASSWORD)
         try:
             env = prepare_environment(
-                self.generated, self.work_dir / name, self.mock_url,
+                self.generated,
+                self.work_dir / name,
+                self.mock_url,
                 RedisEndpoint(LOOPBACK, redis.port, REDIS_PASSWORD),
             )
             server = start_litellm(env.litellm_config, logs, env={**env.env, **(extra_env or {})}, name=name)

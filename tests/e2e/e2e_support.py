@@ -62,8 +62,11 @@ def tasks_of_tier(routing: dict[str, Any], tier: str) -> list[str]:
 
 
 def cached_tasks(routing: dict[str, Any]) -> list[str]:
-    return [task for task in gateway_tasks(routing)
-            if (routing["tasks"][task].get("cache") or {}).get("mode", "off") != "off"]
+    return [
+        task
+        for task in gateway_tasks(routing)
+        if (routing["tasks"][task].get("cache") or {}).get("mode", "off") != "off"
+    ]
 
 
 def unique_body(task: str, label: str = "e2e", stream: bool = False) -> dict[str, Any]:

@@ -53,8 +53,9 @@ def _run(send: Callable[[int], Answer]) -> list[Answer]:
     return answers
 
 
-def _assert_split(answers: list[Answer], task: str, variant: str, share: float, routing: dict[str, Any],
-                  mock: MockControl) -> None:
+def _assert_split(
+    answers: list[Answer], task: str, variant: str, share: float, routing: dict[str, Any], mock: MockControl
+) -> None:
     assert all(answer.status == 200 for answer in answers), [a.text for a in answers if a.status != 200][:3]
     served = Counter(answer.target for answer in answers)
     assert set(served) <= set(route(routing, task).targets.values()), served

@@ -45,8 +45,9 @@ def _slow_task(routing: dict[str, Any]) -> tuple[str, float]:
     timeouts = {}
     for task in tasks_of_tier(routing, "tier1"):
         primary = route(routing, task).primary
-        timeouts[task] = next(float(t["timeout_seconds"]) for t in routing["tasks"][task]["targets"]
-                              if target_label(t) == primary)
+        timeouts[task] = next(
+            float(t["timeout_seconds"]) for t in routing["tasks"][task]["targets"] if target_label(t) == primary
+        )
     task = min(timeouts, key=timeouts.__getitem__)
     assert timeouts[task] <= 10, f"no tier-1 primary with a timeout a test can wait for: {timeouts}"
     return task, timeouts[task]
@@ -121,7 +122,10 @@ def test_portkey_503_twice_fails_over_at_once_and_retries_only_the_last_target(
         # request meets it recovered.
         assert [(a.status, a.target) for a in answers] == [(200, chain[1]), (200, chain[1]), (200, primary)]
         assert [a.headers["x-portkey-last-used-option-index"] for a in answers] == [
-            "config.targets[1]", "config.targets[1]", "config.targets[0]"]
+            "config.targets[1]",
+            "config.targets[1]",
+            "config.targets[0]",
+        ]
         assert mock.count(primary) == 3
         assert mock.count(chain[1]) == 2
         assert max(a.seconds for a in answers) < PORTKEY_BACKOFF_SECONDS[0], [a.seconds for a in answers]

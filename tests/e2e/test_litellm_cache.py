@@ -56,8 +56,10 @@ def _redis(engine: LiteLLMEngine) -> redis.Redis:
 
 
 @pytest.mark.parametrize(
-    "dedicated_litellm", [{"REDIS_CIRCUIT_BREAKER_RECOVERY_TIMEOUT": str(BREAKER_RECOVERY_SECONDS)}],
-    indirect=True, ids=["redis-breaker-5s"],
+    "dedicated_litellm",
+    [{"REDIS_CIRCUIT_BREAKER_RECOVERY_TIMEOUT": str(BREAKER_RECOVERY_SECONDS)}],
+    indirect=True,
+    ids=["redis-breaker-5s"],
 )
 def test_litellm_cache_hits_misses_and_fails_open_when_redis_dies(
     dedicated_litellm: LiteLLMEngine, routing: dict[str, Any], mock: MockControl

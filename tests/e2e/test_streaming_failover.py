@@ -63,8 +63,9 @@ def test_litellm_stream_with_primary_down_comes_whole_from_the_fallback(
     engine = litellm_pool.claim([chosen.task])
     mock.fail(down[0].split("/", 1)[0] + "/*", 503)
     with engine.client() as client:
-        streams = [post_stream(client, unique_body(chosen.task, "stream-failover", stream=True))
-                   for _ in range(STREAMS)]
+        streams = [
+            post_stream(client, unique_body(chosen.task, "stream-failover", stream=True)) for _ in range(STREAMS)
+        ]
     _assert_whole_from(streams, fallback)
     # How often the dead provider is tried is not asserted here (measured: the last deployment of an
     # `order` level is not cooled down, so with both order-1 targets dead every request tries one of them).
@@ -78,8 +79,10 @@ def test_portkey_stream_with_primary_down_comes_whole_from_the_fallback(
     mock.fail(down[0].split("/", 1)[0] + "/*", 503)
     headers = portkey_headers(portkey_env.portkey_config(chosen.task))
     with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client:
-        streams = [post_stream(client, unique_body(chosen.task, "stream-failover", stream=True), headers)
-                   for _ in range(STREAMS)]
+        streams = [
+            post_stream(client, unique_body(chosen.task, "stream-failover", stream=True), headers)
+            for _ in range(STREAMS)
+        ]
     _assert_whole_from(streams, fallback)
     calls = _assert_failed_over_upstream(mock, down, fallback, STREAMS)
     # No circuit breaker: every stream tries each down target once (retry attempts 0 on them).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 import time
@@ -90,6 +91,13 @@ def test_plan_shows_no_secret_values(plans: dict[str, tuple[str, Path, float]]) 
     for text in texts:
         assert OFFLINE_SECRET_PLACEHOLDER not in text
         assert "mock-password-" not in text
+
+
+def test_plan_shows_the_pod_checksums_readably(plans: dict[str, tuple[str, Path, float]]) -> None:
+    # The secrets checksum is a plain hash, not "[secret]": a reviewer sees a rotation roll the pods.
+    stdout, _, _ = plans["prod"]
+    assert re.search(r"llm-gateway/config-checksum=[0-9a-f]{16}…", stdout)
+    assert len(re.findall(r"llm-gateway/secrets-checksum=[0-9a-f]{16}…", stdout)) == 2  # gateway and Redis
 
 
 def test_plan_writes_one_manifest_per_object(plans: dict[str, tuple[str, Path, float]]) -> None:

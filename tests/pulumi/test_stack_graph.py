@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from pulumi_graph import container, env_by_name, manifests, objects, one
@@ -244,12 +245,28 @@ def test_outputs(stack_graph: dict[str, Any]) -> None:
     outputs = stack_graph["outputs"]
     assert outputs["gatewayUrl"]["value"] == f"http://{GATEWAY}.{NS}.svc.cluster.local"
     assert outputs["redisServiceName"]["value"] == REDIS
-    checksum = one(stack_graph, "Deployment", GATEWAY)["spec"]["template"]["metadata"]["annotations"]
-    assert checksum == {"llm-gateway/config-checksum": outputs["configChecksum"]["value"]}
+    annotations = one(stack_graph, "Deployment", GATEWAY)["spec"]["template"]["metadata"]["annotations"]
+    assert set(annotations) == {"llm-gateway/config-checksum", "llm-gateway/secrets-checksum"}
+    assert annotations["llm-gateway/config-checksum"] == outputs["configChecksum"]["value"]
     assert not any(output["secret"] for output in outputs.values())
 
 
-def test_portkey_engine(offline_runs: Any) -> None:
+def test_portkey_engine_is_refused_where_configs_use_virtual_keys(offline_runs: Any) -> None:
+    # The committed staging configs target virtual_key, which only Portkey's hosted gateway resolves.
+    run = offline_runs.get("staging-portkey-virtual-keys")
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr and run.stdout == ""
+    first, message = run.stderr.splitlines()
+    assert first == "error: invalid configuration for stack 'staging':"
+    assert message.startswith("llm-gateway:engine: portkey cannot serve environment 'staging'")
+    for fragment in ("portkey/chat.json", "no virtual keys", "hosted gateway", "portkey_targets: custom_host"):
+        assert fragment in message, fragment
+
+
+def test_portkey_engine(offline_runs: Any, custom_host_staging_root: Path) -> None:
+    # The OSS image serves a tree whose Portkey configs name their hosts (custom_host).
+    for path in (custom_host_staging_root / "staging" / "portkey").glob("*.json"):
+        assert "virtual_key" not in path.read_text() and "custom_host" in path.read_text(), path
     graph = offline_runs.graph("staging-portkey")
     spec = container(graph, "Deployment", GATEWAY)
     assert spec["image"].startswith("portkeyai/gateway:")

@@ -4,13 +4,23 @@ Pulumi.yaml, the stack files and the ESC definitions agree with the settings mod
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from components.settings import PROVIDER_KEY_SETTINGS, SettingsError, StackSettings, parse_stack_settings
+from components.settings import (
+    ESC_PLACEHOLDER,
+    PROVIDER_KEY_ESC_PATHS,
+    PROVIDER_KEY_SETTINGS,
+    SettingsError,
+    StackSettings,
+    check_engine_serves_environment,
+    parse_stack_settings,
+    provider_key_problems,
+)
 from tools.offline import ROOT
 
 PROD_DIGEST = "redis:8.4.0@sha256:" + "a" * 64
@@ -61,8 +71,74 @@ def test_unknown_stack_needs_an_environment() -> None:
 
 def test_digest_requirement_covers_the_engine_in_use() -> None:
     pinned = {"requireImageDigests": "true", "redisImage": PROD_DIGEST}
-    assert parse_stack_settings(pinned, "prod").gateway_image.startswith("ghcr.io/berriai/litellm@sha256:")
-    assert "llm-gateway:portkeyImage" in _error({**pinned, "engine": "portkey"}, "prod")
+    # The default LiteLLM image is pinned by tag only: a digest-requiring stack must set its own.
+    assert _error(pinned, "prod").startswith("llm-gateway:litellmImage: this stack requires an image pinned")
+    litellm = "ghcr.io/berriai/litellm:v1.106.12@sha256:" + "b" * 64  # name:tag@digest is accepted
+    assert parse_stack_settings({**pinned, "litellmImage": litellm}, "prod").gateway_image == litellm
+    assert "llm-gateway:portkeyImage" in _error({**pinned, "litellmImage": litellm, "engine": "portkey"}, "prod")
+
+
+# --- Provider keys: set, secret, and not the ESC placeholder ----------------------------------
+
+
+def _key_problems(**overrides: str | None) -> list[str]:
+    raw: dict[str, Any] = {key: f"sk-real-{key}" for key in PROVIDER_KEY_SETTINGS}
+    raw.update(overrides)
+    return provider_key_problems({k: v for k, v in raw.items() if v is not None}, lambda _key: True, "staging")
+
+
+def test_real_provider_keys_pass() -> None:
+    assert _key_problems() == []
+
+
+@pytest.mark.parametrize("value", [ESC_PLACEHOLDER, f"  {ESC_PLACEHOLDER}\n"])
+def test_esc_placeholder_is_not_a_key(value: str) -> None:
+    assert _key_problems(openaiApiKey=value) == [
+        "llm-gateway:openaiApiKey: still the ESC placeholder; set the real key with "
+        "esc env set llm-gateway/staging providerKeys.openai '<key>' --secret"
+    ]
+
+
+@pytest.mark.parametrize("value", [None, "", "   "])
+def test_missing_or_empty_provider_key_is_refused(value: str | None) -> None:
+    assert _key_problems(anthropicApiKey=value) == [
+        "llm-gateway:anthropicApiKey: required secret is not set (it comes from the ESC environment)"
+    ]
+
+
+def test_plain_provider_key_is_named() -> None:
+    raw = {key: f"sk-real-{key}" for key in PROVIDER_KEY_SETTINGS}
+    problems = provider_key_problems(raw, lambda key: key != "llm-gateway:openrouterApiKey", "prod")
+    assert problems == [
+        "llm-gateway:openrouterApiKey: must be a secret (ESC `fn::secret`, or `pulumi config set --secret`)"
+    ]
+
+
+# --- Portkey OSS engine: only for environments whose configs use custom_host ------------------
+
+
+def _portkey_tree(root: Path, target: dict[str, str]) -> Path:
+    portkey = root / "staging" / "portkey"
+    portkey.mkdir(parents=True)
+    nested = {"strategy": {"mode": "loadbalance"}, "targets": [{"strategy": {"mode": "fallback"}, "targets": [target]}]}
+    (portkey / "chat.json").write_text(json.dumps(nested))
+    (portkey / "code_generation.json").write_text(json.dumps({"targets": [{"custom_host": "https://x/v1"}]}))
+    return root
+
+
+def test_portkey_engine_needs_custom_host_configs(tmp_path: Path) -> None:
+    settings = parse_stack_settings({"engine": "portkey"}, "staging")
+    root = _portkey_tree(tmp_path / "keys", {"virtual_key": "staging-all-providers-openai"})
+    with pytest.raises(SettingsError) as caught:
+        check_engine_serves_environment(settings, root)
+    message = str(caught.value)
+    assert message.startswith("llm-gateway:engine: portkey cannot serve environment 'staging'")
+    assert "(portkey/chat.json)" in message  # the nested target is found; the custom_host file is not named
+    assert "environments.staging.portkey_targets: custom_host" in message
+
+    hosts = _portkey_tree(tmp_path / "hosts", {"custom_host": "https://api.openai.com/v1", "provider": "openai"})
+    check_engine_serves_environment(settings, hosts)  # no error
+    check_engine_serves_environment(parse_stack_settings({}, "staging"), root)  # litellm: not its concern
 
 
 def test_program_exits_2_naming_each_bad_key(offline_runs: Any) -> None:
@@ -130,10 +206,14 @@ def test_esc_environments_supply_every_provider_key_as_a_secret(env: str) -> Non
     for key in PROVIDER_KEY_SETTINGS:
         reference = config[f"llm-gateway:{key}"]
         assert reference.startswith("${") and reference.endswith("}"), key
+        assert reference[2:-1] == PROVIDER_KEY_ESC_PATHS[key], key  # the path the error message tells users to set
         node: Any = values
         for part in reference[2:-1].split("."):
             node = node[part]
         assert set(node) == {"fn::secret"}, f"{key} must be an fn::secret"
+        # The one placeholder the program refuses (components.settings.ESC_PLACEHOLDER), documented in the file.
+        assert node["fn::secret"] == ESC_PLACEHOLDER, key
+    assert f"`{ESC_PLACEHOLDER}`, components.settings.ESC_PLACEHOLDER" in (ROOT / "esc" / f"{env}.yaml").read_text()
 
 
 def test_esc_pulumi_config_keys_are_known_settings() -> None:
@@ -147,3 +227,55 @@ def test_no_real_key_is_committed() -> None:
     for path in [*Path(ROOT / "esc").glob("*.yaml"), *ROOT.glob("Pulumi*.yaml")]:
         text = path.read_text()
         assert "sk-" not in text and "ciphertext" not in text, path
+
+
+# --- The deployed LiteLLM is the tested one ---------------------------------------------------
+
+LITELLM_REQUIREMENTS = ROOT / "runtime" / "litellm" / "requirements.txt"
+# Prod image versions allowed to differ from the runtime pin, each with the reason. Remove an entry
+# as soon as Pulumi.prod.yaml carries a verified digest of the pinned version (the test fails on a
+# stale entry, so the list cannot outlive its reason).
+PROD_LITELLM_VERSION_EXCEPTIONS: dict[str, str] = {
+    "1.103.0": "no verified digest of 1.106.12 available offline; replace before first prod rollout",
+}
+
+
+def _runtime_litellm_version() -> str:
+    """The LiteLLM version runtime/litellm and every measurement use: the single source of truth."""
+    pins = set()
+    for line in LITELLM_REQUIREMENTS.read_text().splitlines():
+        match = re.match(r"^litellm(?:\[[a-z,]+\])?==([0-9][0-9.]*)\b", line.strip())
+        if match:
+            pins.add(match.group(1))
+    assert len(pins) == 1, f"expected one litellm pin in {LITELLM_REQUIREMENTS}, found {sorted(pins)}"
+    return pins.pop()
+
+
+def _image_version(image: str) -> str:
+    # LiteLLM tags releases v1.2.3 (older ones main-v1.2.3); a digest may follow the tag.
+    match = re.search(r":(?:main-)?v([0-9]+\.[0-9]+\.[0-9]+)(?:@sha256:[0-9a-f]{64})?$", image)
+    assert match, f"LiteLLM image has no version tag (use name:vX.Y.Z[@sha256:...]): {image!r}"
+    return match.group(1)
+
+
+def test_default_litellm_image_is_the_runtime_version() -> None:
+    version = _runtime_litellm_version()
+    default = StackSettings.model_fields["litellm_image"].default
+    assert _image_version(default) == version
+    assert _project_config()["litellmImage"]["default"] == default
+    staging = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())["config"]
+    assert "llm-gateway:litellmImage" not in staging, "staging runs the default (tested) image"
+
+
+def test_prod_litellm_image_is_the_runtime_version_or_an_explained_exception() -> None:
+    image = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]["llm-gateway:litellmImage"]
+    assert re.search(r"@sha256:[0-9a-f]{64}$", image), "prod stays digest-pinned"
+    version, runtime = _image_version(image), _runtime_litellm_version()
+    if version != runtime:
+        assert version in PROD_LITELLM_VERSION_EXCEPTIONS, (
+            f"prod runs LiteLLM {version} but runtime/litellm pins {runtime}: move Pulumi.prod.yaml to a "
+            f"verified digest of {runtime}, or list {version} in PROD_LITELLM_VERSION_EXCEPTIONS with the reason"
+        )
+    needed = {version} if version != runtime else set()
+    stale = set(PROD_LITELLM_VERSION_EXCEPTIONS) - needed
+    assert not stale, f"remove the no longer needed exceptions {sorted(stale)}"
