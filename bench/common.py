@@ -29,6 +29,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:  # `python bench/x.py` puts bench/, not the repository, on sys.path
     sys.path.insert(0, str(REPO_ROOT))
 
+from gateway_config import runtime_env  # noqa: E402
+from gateway_config.runtime_env import MASTER_KEY  # noqa: E402
 from local.client import (  # noqa: E402
     CHAT_PATH,
     bearer,
@@ -57,10 +59,10 @@ from local.processes import (  # noqa: E402
 
 # The committed generated tree: what `pulumi up` deploys and what `make check` keeps fresh.
 GENERATED_LOCAL = REPO_ROOT / "gateway_config" / "generated" / "local"
-REDIS_PASSWORD = "bench-redis-password"
+BENCH_REDIS_PASSWORD = "bench-redis-password"
 # LiteLLM reads Redis from these variables even without `redis_*` in its config: a server that must
 # not share state (minimal config, unshared replicas) must not inherit them from this process.
-REDIS_ENV_VARS = ("REDIS_HOST", "REDIS_PORT", "REDIS_PASSWORD", "REDIS_URL")
+REDIS_ENV_VARS = (runtime_env.REDIS_HOST, runtime_env.REDIS_PORT, runtime_env.REDIS_PASSWORD, "REDIS_URL")
 # The task every gateway bench drives: tier 1, two targets in order, cache on, 5 s timeout in `local`.
 BENCH_TASK = "code_generation"
 
@@ -297,8 +299,8 @@ class Stack:
         return server, control
 
     def redis(self) -> tuple[ServerProcess, RedisEndpoint]:
-        server = self._owned(start_redis(self.logs, password=REDIS_PASSWORD))
-        return server, RedisEndpoint(LOOPBACK, server.port, REDIS_PASSWORD)
+        server = self._owned(start_redis(self.logs, password=BENCH_REDIS_PASSWORD))
+        return server, RedisEndpoint(LOOPBACK, server.port, BENCH_REDIS_PASSWORD)
 
     def litellm(self, config: Path, env: Mapping[str, str], name: str = "litellm") -> ServerProcess:
         return self._owned(start_litellm(config, self.logs, env=env, name=name))
@@ -320,7 +322,7 @@ class GeneratedLocal:
 
     @property
     def master_key(self) -> str:
-        return self.environment.env["LITELLM_MASTER_KEY"]
+        return self.environment.env[MASTER_KEY]
 
     @property
     def litellm_config(self) -> Path:
@@ -356,6 +358,6 @@ def write_yaml(path: Path, data: Mapping[str, Any]) -> Path:
 def litellm_env_without_redis(master_key: str) -> dict[str, str]:
     """Environment for a LiteLLM process that must keep its state to itself."""
     return {
-        "LITELLM_MASTER_KEY": master_key,
+        MASTER_KEY: master_key,
         **{var: mock_provider_key(provider) for provider, var in provider_key_envs().items()},
     }

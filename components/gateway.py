@@ -20,6 +20,7 @@ import pulumi_kubernetes as k8s
 from components.generated_config import GeneratedConfig
 from components.labels import object_labels, selector_labels
 from components.secrets import SECRETS_CHECKSUM_ANNOTATION
+from gateway_config.runtime_env import REDIS_HOST, REDIS_PASSWORD, REDIS_PORT
 
 CHECKSUM_ANNOTATION = "llm-gateway/config-checksum"
 CONFIG_MOUNT = "/etc/llm-gateway"
@@ -171,9 +172,9 @@ class Gateway(pulumi.ComponentResource):
         }
         if args.engine == "litellm":
             env = [
-                k8s.core.v1.EnvVarArgs(name="REDIS_HOST", value=args.redis.host),
-                k8s.core.v1.EnvVarArgs(name="REDIS_PORT", value=str(args.redis.port)),
-                self._secret_env("REDIS_PASSWORD", args.redis.password_secret_name, args.redis.password_secret_key),
+                k8s.core.v1.EnvVarArgs(name=REDIS_HOST, value=args.redis.host),
+                k8s.core.v1.EnvVarArgs(name=REDIS_PORT, value=str(args.redis.port)),
+                self._secret_env(REDIS_PASSWORD, args.redis.password_secret_name, args.redis.password_secret_key),
                 *(self._secret_env(var, args.provider_keys_secret_name, var) for var in args.provider_key_env_vars),
                 self._secret_env(args.master_key_env_var, args.master_key_secret_name, args.master_key_env_var),
                 # From the generator: the provider connection pool and the shipped price map (no

@@ -17,9 +17,10 @@ import pulumi_random as random
 
 from components.labels import object_labels, selector_labels
 from components.secrets import SECRETS_CHECKSUM_ANNOTATION, secret_data_checksum
+from gateway_config.runtime_env import REDIS_PASSWORD
 
 REDIS_PORT = 6379
-PASSWORD_KEY = "REDIS_PASSWORD"
+PASSWORD_KEY = REDIS_PASSWORD
 # The official image's `redis` user; the data directory must be writable by it.
 _REDIS_UID = 999
 

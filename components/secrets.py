@@ -19,8 +19,9 @@ import pulumi_kubernetes as k8s
 import pulumi_random as random
 
 from components.labels import object_labels
+from gateway_config.runtime_env import MASTER_KEY
 
-MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
+MASTER_KEY_ENV = MASTER_KEY
 # Pod-template annotation over the Secret data a pod reads into its environment. Env vars from a
 # Secret are read once at container start, so without it a key rotated in ESC would update the
 # Secret on `pulumi up` but leave the pods on the old key until something else restarts them.

@@ -31,6 +31,7 @@ import yaml
 
 from gateway_config import load_spec
 from gateway_config.build import dump_json, dump_yaml
+from gateway_config.runtime_env import MASTER_KEY, REDIS_HOST, REDIS_PASSWORD, REDIS_PORT
 from local.client import gateway_tasks, mock_provider_key
 from local.processes import REPO_ROOT
 
@@ -228,11 +229,11 @@ def prepare_environment(
     runtime_env = json.loads(runtime_env_path.read_text()) if runtime_env_path.exists() else {}
     env = {
         **runtime_env,
-        "LITELLM_MASTER_KEY": master_key or f"sk-local-{secrets.token_hex(16)}",
+        MASTER_KEY: master_key or f"sk-local-{secrets.token_hex(16)}",
         **{var: real_keys.get(provider, mock_provider_key(provider)) for provider, var in key_envs.items()},
     }
     if redis is not None:
-        env.update({"REDIS_HOST": redis.host, "REDIS_PORT": str(redis.port), "REDIS_PASSWORD": redis.password or ""})
+        env.update({REDIS_HOST: redis.host, REDIS_PORT: str(redis.port), REDIS_PASSWORD: redis.password or ""})
     return LocalEnvironment(
         root=work_dir,
         env=env,

@@ -22,6 +22,7 @@ from types import FrameType
 
 import httpx
 
+from gateway_config.runtime_env import MASTER_KEY
 from local.client import (
     CHAT_PATH,
     MOCK_KEY,
@@ -65,7 +66,7 @@ def _stop_on_exit(server: ServerProcess) -> Iterator[ServerProcess]:
 
 def _headers(engine: str, env: LocalEnvironment, task: str) -> dict[str, str]:
     if engine == "litellm":
-        return litellm_headers(env.env["LITELLM_MASTER_KEY"])
+        return litellm_headers(env.env[MASTER_KEY])
     return portkey_headers(env.portkey_config(task))
 
 

@@ -24,10 +24,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway_config.resolve import ResolvedEnvironment, ResolvedTarget, ResolvedTask
+from gateway_config.runtime_env import MASTER_KEY, REDIS_HOST, REDIS_PASSWORD, REDIS_PORT, env_reference
 from gateway_config.spec import Cache
 
-REDIS_ENV = {"host": "os.environ/REDIS_HOST", "port": "os.environ/REDIS_PORT", "password": "os.environ/REDIS_PASSWORD"}
-MASTER_KEY_ENV = "os.environ/LITELLM_MASTER_KEY"
+REDIS_ENV = {
+    "host": env_reference(REDIS_HOST),
+    "port": env_reference(REDIS_PORT),
+    "password": env_reference(REDIS_PASSWORD),
+}
+MASTER_KEY_ENV = env_reference(MASTER_KEY)
 SEMANTIC_CACHE_GROUP = "semantic-cache-embedding"
 CACHE_NAMESPACE = "llm-gateway"
 
@@ -128,7 +133,7 @@ def _deployment(task: ResolvedTask, deployment: Deployment, environment_cache: C
     params: dict[str, Any] = {
         "model": f"{_model_prefix(target)}/{target.provider_model}",
         "api_base": _api_base(target),
-        "api_key": f"os.environ/{target.api_key_env}",
+        "api_key": env_reference(target.api_key_env),
         "order": deployment.order,
         "timeout": target.timeout_seconds,
         "stream_timeout": target.timeout_seconds,
@@ -191,7 +196,7 @@ def _semantic_cache_deployment(environment: ResolvedEnvironment) -> list[dict[st
             "litellm_params": {
                 "model": f"{_model_prefix(target)}/{target.provider_model}",
                 "api_base": _api_base(target),
-                "api_key": f"os.environ/{target.api_key_env}",
+                "api_key": env_reference(target.api_key_env),
                 "timeout": target.timeout_seconds,
             },
             "model_info": {"id": f"{SEMANTIC_CACHE_GROUP}/{target.model}"},
