@@ -182,7 +182,7 @@ def custom_host_staging_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 # A provider key rotated in ESC: a new value for one key, everything else as in the prod run.
-ROTATED_SECRETS: dict[str, str] = {**CANARY_SECRETS, "openaiApiKey": "sk-canary-openai-rotated-7d4a19c2e6b8"}
+ROTATED_SECRETS: dict[str, str] = {**CANARY_SECRETS, "openaiApiKey": "sk-canary-openai-rotated-7d4a19"}
 
 
 @pytest.fixture(scope="session")
