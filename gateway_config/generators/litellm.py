@@ -35,6 +35,7 @@ REDIS_ENV = {
 MASTER_KEY_ENV = env_reference(MASTER_KEY)
 SEMANTIC_CACHE_GROUP = "semantic-cache-embedding"
 CACHE_NAMESPACE = "llm-gateway"
+REDIS_BREAKER_RECOVERY_SECONDS = 10
 
 # A malformed or refused request fails the same way on every retry (LiteLLM RetryPolicy names).
 NOT_RETRIED = {"BadRequestErrorRetries": 0, "ContentPolicyViolationErrorRetries": 0}
@@ -256,4 +257,7 @@ def litellm_environment(environment: ResolvedEnvironment) -> dict[str, str]:
         "AIOHTTP_CONNECTOR_LIMIT_PER_HOST": pool,
         # Use the price map shipped in the package: no fetch from the internet at start-up.
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        # After 5 failed Redis calls LiteLLM stops calling Redis for this long (default 60 s): a
+        # restarted Redis then serves the cache and shared cooldowns again within seconds, not a minute.
+        "REDIS_CIRCUIT_BREAKER_RECOVERY_TIMEOUT": str(REDIS_BREAKER_RECOVERY_SECONDS),
     }
