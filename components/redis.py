@@ -13,10 +13,9 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_kubernetes as k8s
-import pulumi_random as random
 
 from components.labels import object_labels, selector_labels
-from components.secrets import SECRETS_CHECKSUM_ANNOTATION, secret_data_checksum
+from components.secrets import SECRETS_CHECKSUM_ANNOTATION, generated_password, opaque_secret, secret_data_checksum
 from gateway_config.runtime_env import REDIS_PASSWORD
 
 REDIS_PORT = 6379
@@ -58,19 +57,9 @@ class RedisCache(pulumi.ComponentResource):
         selector = selector_labels("redis")
         child = pulumi.ResourceOptions(parent=self)
 
-        password = random.RandomPassword(
-            f"{name}-password",
-            random.RandomPasswordArgs(length=40, special=False),
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
-        )
-        secret_password = pulumi.Output.secret(password.result)
-        secret = k8s.core.v1.Secret(
-            f"{name}-auth",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-auth", namespace=args.namespace, labels=labels),
-            type="Opaque",
-            # RandomPassword.result is not marked secret under mocks: wrap it explicitly.
-            string_data={PASSWORD_KEY: secret_password},
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
+        secret_password = generated_password(f"{name}-password", 40, self)
+        secret, _ = opaque_secret(
+            f"{name}-auth", f"{name}-auth", args.namespace, labels, {PASSWORD_KEY: secret_password}, self
         )
         secret_name = secret.metadata.apply(lambda meta: meta.name)
         password_checksum = secret_data_checksum({PASSWORD_KEY: secret_password})

@@ -50,6 +50,42 @@ def secret_data_checksum(values: Mapping[str, pulumi.Input[str]]) -> pulumi.Outp
     return pulumi.Output.unsecret(digest)
 
 
+def generated_password(
+    resource_name: str, length: int, parent: pulumi.Resource, prefix: str = ""
+) -> pulumi.Output[str]:
+    """A random password as a secret Output (`RandomPassword.result` is not secret under mocks)."""
+    password = random.RandomPassword(
+        resource_name,
+        random.RandomPasswordArgs(length=length, special=False),
+        opts=pulumi.ResourceOptions(parent=parent, additional_secret_outputs=["result"]),
+    )
+    return pulumi.Output.secret(pulumi.Output.concat(prefix, password.result))
+
+
+def opaque_secret(
+    resource_name: str,
+    secret_name: str,
+    namespace: pulumi.Input[str],
+    labels: dict[str, str],
+    data: Mapping[str, pulumi.Input[str]],
+    parent: pulumi.Resource,
+) -> tuple[k8s.core.v1.Secret, dict[str, pulumi.Output[str]]]:
+    """A Kubernetes Secret written from secret Outputs only; returns it and the values it holds.
+
+    Each value is wrapped even if it arrives secret: a plain value handed in by mistake must still
+    never be stored unencrypted.
+    """
+    secret_data = {key: pulumi.Output.secret(value) for key, value in sorted(data.items())}
+    secret = k8s.core.v1.Secret(
+        resource_name,
+        metadata=k8s.meta.v1.ObjectMetaArgs(name=secret_name, namespace=namespace, labels=labels),
+        type="Opaque",
+        string_data=secret_data,
+        opts=pulumi.ResourceOptions(parent=parent, additional_secret_outputs=["data", "stringData"]),
+    )
+    return secret, secret_data
+
+
 @dataclass(frozen=True)
 class GatewaySecretsArgs:
     """Arguments of :class:`GatewaySecrets`."""
@@ -71,31 +107,18 @@ class GatewaySecrets(pulumi.ComponentResource):
         super().__init__("llm-gateway:index:GatewaySecrets", name, None, opts)
         labels = object_labels("gateway")
 
-        # Wrapped even though it arrives as secret config: a plain value handed in by mistake
-        # must still never be stored unencrypted.
-        provider_data = {env: pulumi.Output.secret(value) for env, value in sorted(args.provider_keys.items())}
-        provider_secret = k8s.core.v1.Secret(
-            f"{name}-provider-keys",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-provider-keys", namespace=args.namespace, labels=labels),
-            type="Opaque",
-            string_data=provider_data,
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
-        )
-
-        # The provider marks `result` secret, but mocks and some tooling do not: wrap it too.
-        password = random.RandomPassword(
-            f"{name}-master-key",
-            random.RandomPasswordArgs(length=48, special=False),
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["result"]),
+        provider_secret, provider_data = opaque_secret(
+            f"{name}-provider-keys", f"{name}-provider-keys", args.namespace, labels, args.provider_keys, self
         )
         # LiteLLM only accepts master keys that start with "sk-".
-        master_key = pulumi.Output.secret(pulumi.Output.concat("sk-", password.result))
-        master_secret = k8s.core.v1.Secret(
+        master_key = generated_password(f"{name}-master-key", 48, self, prefix="sk-")
+        master_secret, _ = opaque_secret(
             f"{name}-master-key-secret",
-            metadata=k8s.meta.v1.ObjectMetaArgs(name=f"{name}-master-key", namespace=args.namespace, labels=labels),
-            type="Opaque",
-            string_data={MASTER_KEY_ENV: master_key},
-            opts=pulumi.ResourceOptions(parent=self, additional_secret_outputs=["data", "stringData"]),
+            f"{name}-master-key",
+            args.namespace,
+            labels,
+            {MASTER_KEY_ENV: master_key},
+            self,
         )
 
         self.provider_keys_secret_name = provider_secret.metadata.apply(lambda meta: meta.name)
