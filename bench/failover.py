@@ -29,7 +29,6 @@ import argparse
 import json
 import math
 import sys
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,13 +116,28 @@ def measured(
     return run, control.count(primary) - before
 
 
-def settled_calls(control: MockControl, target: str, before: int, at_least: int, max_wait: float) -> int:
-    """Calls to ``target`` since ``before``: the mock records a call when it answers, so a call still
-    sleeping when the run ends shows up late; wait for ``at_least`` of them (bounded by ``max_wait``)."""
-    deadline = time.monotonic() + max_wait
-    while control.count(target) - before < at_least and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return control.count(target) - before
+def healthy_then_outage(
+    control: MockControl,
+    primary: str,
+    destination: Destination,
+    prompts: Any,
+    rows: tuple[Results, str, str],
+    healthy_requests: int,
+    outage_requests: int,
+    max_seconds: float,
+    outage_max_seconds: float,
+) -> tuple[Run, Run]:
+    """Measure healthy, then with the primary answering 503 to every call; record both rows."""
+    results, engine, config = rows
+    healthy, healthy_calls = measured(control, primary, destination, prompts, healthy_requests, max_seconds)
+    control.fail(primary, 503)
+    try:
+        outage, outage_calls = measured(control, primary, destination, prompts, outage_requests, outage_max_seconds)
+    finally:
+        control.recover(primary)
+    results.failover_row(engine, config, "healthy", healthy, healthy_calls)
+    results.failover_row(engine, config, "primary 503", outage, outage_calls)
+    return healthy, outage
 
 
 def judge_failover(results: Results, engine: str, healthy: Run, outage: Run) -> None:
@@ -176,13 +190,18 @@ def litellm_failover(
     destination = litellm_destination(stack, "LiteLLM generated", server, generated.master_key)
     warm_up([destination], WARM_UP)
     prompts = unique_prompts("failover-litellm")
-    healthy, healthy_calls = measured(control, primary, destination, prompts, args.requests, args.max_seconds)
-    control.fail(primary, 503)
-    outage, outage_calls = measured(control, primary, destination, prompts, args.requests, args.max_seconds)
-    control.recover(primary)
+    healthy, outage = healthy_then_outage(
+        control,
+        primary,
+        destination,
+        prompts,
+        (results, "LiteLLM", "generated"),
+        args.requests,
+        args.requests,
+        args.max_seconds,
+        args.max_seconds,
+    )
     stack.stop(server)
-    results.failover_row("LiteLLM", "generated", "healthy", healthy, healthy_calls)
-    results.failover_row("LiteLLM", "generated", "primary 503", outage, outage_calls)
     results.healthy_p99["LiteLLM"] = healthy.p99
     judge_failover(results, "LiteLLM", healthy, outage)
 
@@ -191,15 +210,18 @@ def litellm_failover(
     )
     destination = litellm_destination(stack, "LiteLLM naive", naive, generated.master_key)
     warm_up([destination], WARM_UP)
-    healthy, healthy_calls = measured(
-        control, primary, destination, prompts, args.naive_healthy_requests, args.max_seconds
+    healthy_then_outage(
+        control,
+        primary,
+        destination,
+        prompts,
+        (results, "LiteLLM", "naive (plan)"),
+        args.naive_healthy_requests,
+        args.naive_requests,
+        args.max_seconds,
+        args.naive_max_seconds,
     )
-    control.fail(primary, 503)
-    outage, outage_calls = measured(control, primary, destination, prompts, args.naive_requests, args.naive_max_seconds)
-    control.recover(primary)
     stack.stop(naive)
-    results.failover_row("LiteLLM", "naive (plan)", "healthy", healthy, healthy_calls)
-    results.failover_row("LiteLLM", "naive (plan)", "primary 503", outage, outage_calls)
 
 
 def litellm_slow_primary(
@@ -225,7 +247,7 @@ def litellm_slow_primary(
     run = run_sequential(destination, unique_prompts("slow-litellm"), args.slow_max_requests, seconds)
     control.recover(primary)
     paid = [i for i, latency in enumerate(run.latencies_ms) if latency >= 0.9 * timeout_s * 1000]
-    primary_calls = settled_calls(control, primary, before, len(paid), timeout_s + SLOW_BEYOND_TIMEOUT_S)
+    primary_calls = control.count(primary) - before  # the mock counts a call when it arrives
     stack.stop(server)
 
     others = [latency for latency in run.latencies_ms if latency < 0.9 * timeout_s * 1000]
@@ -319,23 +341,33 @@ def portkey_phases(
     destination = portkey_destination(stack, "Portkey generated", server, config)
     warm_up([destination], WARM_UP)
     prompts = unique_prompts("failover-portkey")
-    healthy, healthy_calls = measured(control, primary, destination, prompts, args.requests, args.max_seconds)
-    control.fail(primary, 503)
-    outage, outage_calls = measured(control, primary, destination, prompts, args.requests, args.max_seconds)
-    control.recover(primary)
-    results.failover_row("Portkey", "generated", "healthy", healthy, healthy_calls)
-    results.failover_row("Portkey", "generated", "primary 503", outage, outage_calls)
+    healthy, outage = healthy_then_outage(
+        control,
+        primary,
+        destination,
+        prompts,
+        (results, "Portkey", "generated"),
+        args.requests,
+        args.requests,
+        args.max_seconds,
+        args.max_seconds,
+    )
     results.healthy_p99["Portkey"] = healthy.p99
     judge_failover(results, "Portkey", healthy, outage)
 
     naive = portkey_destination(stack, "Portkey naive", server, naive_portkey_config(config))
     warm_up([naive], 5)
-    healthy, healthy_calls = measured(control, primary, naive, prompts, args.naive_healthy_requests, args.max_seconds)
-    control.fail(primary, 503)
-    outage, outage_calls = measured(control, primary, naive, prompts, args.naive_requests, args.naive_max_seconds)
-    control.recover(primary)
-    results.failover_row("Portkey", "naive (plan)", "healthy", healthy, healthy_calls)
-    results.failover_row("Portkey", "naive (plan)", "primary 503", outage, outage_calls)
+    healthy_then_outage(
+        control,
+        primary,
+        naive,
+        prompts,
+        (results, "Portkey", "naive (plan)"),
+        args.naive_healthy_requests,
+        args.naive_requests,
+        args.max_seconds,
+        args.naive_max_seconds,
+    )
 
     timeout_ms = float(config["targets"][0]["request_timeout"])
     control.sleep(primary, timeout_ms / 1000 + SLOW_BEYOND_TIMEOUT_S)
@@ -344,7 +376,7 @@ def portkey_phases(
     slow = run_sequential(destination, prompts, args.portkey_slow_requests, bound)
     control.recover(primary)
     paid = sum(1 for latency in slow.latencies_ms if latency >= 0.9 * timeout_ms)
-    slow_calls = settled_calls(control, primary, before, paid, timeout_ms / 1000 + SLOW_BEYOND_TIMEOUT_S)
+    slow_calls = control.count(primary) - before  # the mock counts a call when it arrives
     others = [latency for latency in slow.latencies_ms if latency < 0.9 * timeout_ms]
     results.slow_row(
         "Portkey",
