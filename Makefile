@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv generate check validate lint test test-unit bench-build
+.PHONY: help venv generate check validate lint typecheck test test-unit bench-build
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,19 +30,22 @@ lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+typecheck: $(STAMP) ## mypy, strict on gateway_config/, components/, program/ and the engine registry
+	$(VENV)/bin/mypy
+
 test-unit: $(STAMP) ## generator, spec and Pulumi tests (no gateway runtimes)
 	$(VENV)/bin/pytest -q tests --ignore=tests/e2e
 
-test: lint check ## everything CI runs: lint, stale-check, unit and end-to-end tests
+test: lint typecheck check ## everything CI runs: lint, types, stale-check, unit and end-to-end tests
 	$(VENV)/bin/pytest -q tests
 
 bench-build: $(STAMP) ## time the generator on the real spec and a synthetic 1,000-task spec
-	$(PY) bench/bench_build.py
+	$(PY) -m bench.bench_build
 
 .PHONY: plan
 STACK ?= staging
 plan: $(STAMP) ## offline plan of STACK (staging|prod): resource tree, no credentials; OUT=dir writes manifests
-	$(PY) tools/plan.py --stack $(STACK) $(if $(OUT),--out $(OUT))
+	$(PY) -m tools.plan --stack $(STACK) $(if $(OUT),--out $(OUT))
 
 # --- local runtimes (issue 4): the real gateways on loopback, each in its own environment ------------
 LITELLM_VENV := runtime/litellm/.venv
@@ -96,7 +99,8 @@ runtime-redis-optional:
 
 runtime: runtime-litellm runtime-portkey runtime-redis ## every gateway runtime the e2e tests and benches use
 
-ENGINES := litellm portkey
+# The engine registry (runtime/engines.py, standard library only) names the engines.
+ENGINES := $(shell $(PYTHON) -m runtime.engines)
 ENGINE_RUNTIME := $(if $(filter $(ENGINE),$(ENGINES)),runtime-$(ENGINE),unknown-engine)
 
 unknown-engine:
@@ -117,7 +121,7 @@ BENCH_TIMEOUT ?= 600
 .PHONY: bench
 bench: $(STAMP) runtime ## overhead, failover and cache benches on the real gateways (bounded, ~12 min)
 	@rc=0; \
-	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) bench/overhead.py || rc=1; \
-	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) bench/failover.py || rc=1; \
-	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) bench/cache.py || rc=1; \
+	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) -m bench.overhead || rc=1; \
+	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) -m bench.failover || rc=1; \
+	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) -m bench.cache || rc=1; \
 	exit $$rc

@@ -1,6 +1,6 @@
 """Time the generator: validation + rendering of every environment, real spec and a 1,000-task spec.
 
-    .venv/bin/python bench/bench_build.py [--repeat N] [--tasks 1000] [--profile]
+    .venv/bin/python -m bench.bench_build [--repeat N] [--tasks 1000] [--profile]
 
 Prints the median of N runs for each phase, the cost per task and how the per-task cost grows from
 the real spec to the synthetic one (a ratio near 1 means linear scaling). Acceptance targets (issue 2):
@@ -17,12 +17,9 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway_config.build import DEFAULT_SPEC, render
 from gateway_config.loader import load_spec_text

@@ -1,6 +1,6 @@
 """Cache: hit rate of the generated LiteLLM config (simple cache in Redis) on a replayed workload.
 
-    .venv/bin/python bench/cache.py [--requests 1000] [--repeat-share 0.30] [--off-task-requests 200]
+    .venv/bin/python -m bench.cache [--requests 1000] [--repeat-share 0.30] [--off-task-requests 200]
 
 The workload has a known share of repeated prompts: ``requests x (1 - share)`` distinct prompts seen
 for the first time and ``requests x share`` repeats of a prompt sent earlier (chosen at random, seeded;
@@ -22,7 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from common import (
+from bench.common import (
     BENCH_TASK,
     Destination,
     MockControl,

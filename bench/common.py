@@ -25,13 +25,9 @@ from typing import Any
 import httpx
 import yaml
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:  # `python bench/x.py` puts bench/, not the repository, on sys.path
-    sys.path.insert(0, str(REPO_ROOT))
-
-from gateway_config import runtime_env  # noqa: E402
-from gateway_config.runtime_env import MASTER_KEY  # noqa: E402
-from local.client import (  # noqa: E402
+from gateway_config import runtime_env
+from gateway_config.runtime_env import MASTER_KEY
+from local.client import (
     CHAT_PATH,
     bearer,
     chat_body,
@@ -40,16 +36,17 @@ from local.client import (  # noqa: E402
     portkey_headers,
     target_label,
 )
-from local.environment import (  # noqa: E402
+from local.environment import (
     LocalEnvironment,
-    RedisEndpoint,
+    LocalRedis,
     prepare_environment,
     private_work_dir,
     provider_key_envs,
 )
-from local.mock_provider import MockControl  # noqa: E402
-from local.processes import (  # noqa: E402
+from local.mock_provider import MockControl
+from local.processes import (
     LOOPBACK,
+    REPO_ROOT,
     ServerProcess,
     start_litellm,
     start_mock_provider,
@@ -59,6 +56,8 @@ from local.processes import (  # noqa: E402
 
 # The committed generated tree: what `pulumi up` deploys and what `make check` keeps fresh.
 GENERATED_LOCAL = REPO_ROOT / "gateway_config" / "generated" / "local"
+# The committed local manifest: which provider reads its key from which variable.
+LOCAL_ROUTING = json.loads((GENERATED_LOCAL / "routing.json").read_text())
 BENCH_REDIS_PASSWORD = "bench-redis-password"
 # LiteLLM reads Redis from these variables even without `redis_*` in its config: a server that must
 # not share state (minimal config, unshared replicas) must not inherit them from this process.
@@ -298,9 +297,9 @@ class Stack:
         control.reset()
         return server, control
 
-    def redis(self) -> tuple[ServerProcess, RedisEndpoint]:
+    def redis(self) -> tuple[ServerProcess, LocalRedis]:
         server = self._owned(start_redis(self.logs, password=BENCH_REDIS_PASSWORD))
-        return server, RedisEndpoint(LOOPBACK, server.port, BENCH_REDIS_PASSWORD)
+        return server, LocalRedis(LOOPBACK, server.port, BENCH_REDIS_PASSWORD)
 
     def litellm(self, config: Path, env: Mapping[str, str], name: str = "litellm") -> ServerProcess:
         return self._owned(start_litellm(config, self.logs, env=env, name=name))
@@ -308,7 +307,7 @@ class Stack:
     def portkey(self) -> ServerProcess:
         return self._owned(start_portkey(self.logs))
 
-    def generated(self, name: str, mock_url: str, redis: RedisEndpoint | None) -> GeneratedLocal:
+    def generated(self, name: str, mock_url: str, redis: LocalRedis | None) -> GeneratedLocal:
         """The committed generated ``local`` tree, endpoints rewritten to this run's mock (and Redis)."""
         env = prepare_environment(GENERATED_LOCAL, self.work / name, mock_url, redis)
         return GeneratedLocal(env)
@@ -359,5 +358,5 @@ def litellm_env_without_redis(master_key: str) -> dict[str, str]:
     """Environment for a LiteLLM process that must keep its state to itself."""
     return {
         MASTER_KEY: master_key,
-        **{var: mock_provider_key(provider) for provider, var in provider_key_envs().items()},
+        **{var: mock_provider_key(provider) for provider, var in provider_key_envs(LOCAL_ROUTING).items()},
     }

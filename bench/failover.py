@@ -1,6 +1,6 @@
 """Failover: what a dead or slow primary costs through the generated config, against the plan's naive reading.
 
-    .venv/bin/python bench/failover.py [--requests 1000] [--naive-requests 5] [--engine both|litellm|portkey]
+    .venv/bin/python -m bench.failover [--requests 1000] [--naive-requests 5] [--engine both|litellm|portkey]
 
 All on one mock provider, task ``code_generation`` (targets in order: primary, then fallback), one
 request at a time, a prompt never sent before on every request (the generated config caches).
@@ -32,7 +32,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from common import (
+from bench.common import (
     BENCH_TASK,
     Destination,
     GeneratedLocal,

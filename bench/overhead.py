@@ -1,6 +1,6 @@
 """Gateway overhead: the generated ``local`` config against the same engine with a minimal config.
 
-    .venv/bin/python bench/overhead.py [--requests 1000] [--warm-up 50] [--breakdown]
+    .venv/bin/python -m bench.overhead [--requests 1000] [--warm-up 50] [--breakdown]
 
 One run, one mock provider, every destination measured in the same loop: each round sends one body
 (a prompt never sent before, so the generated config's cache never hits and every request reaches
@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from common import (
+from bench.common import (
     BENCH_TASK,
     Destination,
     Run,

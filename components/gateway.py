@@ -1,9 +1,11 @@
 """The in-cluster LLM gateway: LiteLLM (default) or the Portkey OSS gateway, serving the
 generated routing for one environment.
 
-The generated files go into a ConfigMap and the pod template carries their sha256, so merging a
-routing change and running ``pulumi up`` rolls the pods while an unchanged spec leaves them be; a
-second annotation does the same for the Secret values the container reads (a key rotated in ESC).
+What differs between the engines (container, probes, files served, secrets read, metrics) comes
+from the engine registry (``runtime/engines.py``). The generated files go into an auto-named
+ConfigMap whose generated name the pod spec takes from its output, as the Secrets' names are: a
+routing change or a rotated key creates a new object, rolls the pods onto it through the
+Deployment, and deletes the old object last, so no pod ever starts without its config or keys.
 Pods are hardened to the ``restricted`` Pod Security Standard, spread across zones, autoscaled,
 protected by a PDB, and fenced by a NetworkPolicy that admits only the listed namespaces and lets
 them reach only Redis, DNS and HTTPS.
@@ -12,76 +14,50 @@ them reach only Redis, DNS and HTTPS.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.generated_config import GeneratedConfig
-from components.labels import object_labels, selector_labels
-from components.secrets import SECRETS_CHECKSUM_ANNOTATION
-from gateway_config.runtime_env import REDIS_HOST, REDIS_PASSWORD, REDIS_PORT
+from components.redis import RedisEndpoint
+from components.secrets import GatewaySecrets
+from gateway_config.runtime_env import MASTER_KEY, REDIS_HOST, REDIS_PASSWORD, REDIS_PORT
+from program.generated_tree import GeneratedConfig
+from program.kube import Autoscaling, Disruption, Resources, object_labels, object_name, selector_labels
+from runtime.engines import Engine, Probe
 
-CHECKSUM_ANNOTATION = "llm-gateway/config-checksum"
 CONFIG_MOUNT = "/etc/llm-gateway"
 SERVICE_PORT = 80
 
 
-@dataclass(frozen=True)
-class EngineProfile:
-    """What differs between the two engines' containers."""
-
-    port: int
-    run_as_user: int
-    metrics_path: str | None
-
-
-ENGINES: dict[str, EngineProfile] = {
-    # LiteLLM serves /health/* and, with the prometheus callback the generator sets, /metrics.
-    "litellm": EngineProfile(port=4000, run_as_user=65532, metrics_path="/metrics"),
-    # Portkey OSS has neither /health nor /metrics; `node` is uid 1000 in its image.
-    "portkey": EngineProfile(port=8787, run_as_user=1000, metrics_path=None),
-}
+class MissingProviderKeyError(ValueError):
+    """The generated routes read a provider key the stack does not supply."""
 
 
 @dataclass(frozen=True)
-class RedisEndpoint:
-    """How the gateway reaches Redis (all names; the password stays in its Secret)."""
+class Monitoring:
+    """Where the Prometheus that scrapes the gateway runs, and whether to create its ServiceMonitor."""
 
-    host: pulumi.Input[str]
-    port: int
-    password_secret_name: pulumi.Input[str]
-    password_secret_key: str
-    pod_labels: dict[str, str]
+    namespace: str
+    service_monitor: bool
 
 
 @dataclass(frozen=True)
 class GatewayArgs:
-    """Arguments of :class:`Gateway`. Sizing comes straight from the stack settings."""
+    """Arguments of :class:`Gateway`."""
 
     namespace: pulumi.Input[str]
-    engine: Literal["litellm", "portkey"]
+    engine: Engine
     image: str
     generated: GeneratedConfig
     redis: RedisEndpoint
-    provider_keys_secret_name: pulumi.Input[str]
-    provider_key_env_vars: list[str]
-    master_key_secret_name: pulumi.Input[str]
-    master_key_env_var: str
-    # sha256 over every Secret value the LiteLLM container reads (components.secrets.secret_data_checksum)
-    secrets_checksum: pulumi.Input[str]
-    replicas: int
-    max_replicas: int
-    target_cpu_utilization: int
-    pdb_min_available: int
-    cpu_request: str
-    cpu_limit: str
-    memory_request: str
-    memory_limit: str
+    secrets: GatewaySecrets
+    resources: Resources
+    autoscaling: Autoscaling
+    disruption: Disruption
     zone_spread: Literal["DoNotSchedule", "ScheduleAnyway"]
     allowed_namespaces: list[str]
-    monitoring_namespace: str
-    service_monitor: bool
+    monitoring: Monitoring
 
 
 class Gateway(pulumi.ComponentResource):
@@ -89,27 +65,30 @@ class Gateway(pulumi.ComponentResource):
 
     service_name: pulumi.Output[str]
     url: pulumi.Output[str]
+    # sha256 of the generated files the pods serve: for reviewers (a stack output), not for rollouts.
     config_checksum: str
+    # The labels that select the gateway's pods: what it calls (Redis) admits exactly these.
+    POD_LABELS: ClassVar[dict[str, str]] = selector_labels("gateway")
 
     def __init__(self, name: str, args: GatewayArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-gateway:index:Gateway", name, None, opts)
         self._name = name
         self._args = args
-        self._engine = ENGINES[args.engine]
+        self._engine = args.engine
         self._labels = object_labels("gateway")
-        self._selector = selector_labels("gateway")
+        self._selector = self.POD_LABELS
         self._child = pulumi.ResourceOptions(parent=self)
 
         config_map = self._config_map()
-        self._deployment(config_map.metadata.apply(lambda meta: meta.name))
+        self._deployment(object_name(config_map))
         service = self._service()
         self._autoscaler()
         self._disruption_budget()
         self._network_policy()
-        if args.service_monitor and self._engine.metrics_path:
+        if args.monitoring.service_monitor and self._engine.metrics_path:
             self._service_monitor()
 
-        self.service_name = service.metadata.apply(lambda meta: meta.name)
+        self.service_name = object_name(service)
         self.url = pulumi.Output.all(self.service_name, args.namespace).apply(
             lambda parts: f"http://{parts[0]}.{parts[1]}.svc.cluster.local"
         )
@@ -124,25 +103,31 @@ class Gateway(pulumi.ComponentResource):
     def _config_map(self) -> k8s.core.v1.ConfigMap:
         generated = self._args.generated
         data = {key: generated.files[path] for path, key in generated.configmap_keys.items()}
+        # No fixed name: Pulumi names it, so a routing change is a new ConfigMap (create, roll, delete old).
         return k8s.core.v1.ConfigMap(
             f"{self._name}-config",
-            metadata=k8s.meta.v1.ObjectMetaArgs(
-                name=f"{self._name}-config",
-                namespace=self._args.namespace,
-                labels=self._labels,
-                annotations={CHECKSUM_ANNOTATION: generated.checksum},
-            ),
+            metadata=k8s.meta.v1.ObjectMetaArgs(namespace=self._args.namespace, labels=self._labels),
             data=data,
             opts=self._child,
         )
 
-    def _secret_env(self, env_name: str, secret_name: pulumi.Input[str], key: str) -> k8s.core.v1.EnvVarArgs:
-        return k8s.core.v1.EnvVarArgs(
-            name=env_name,
-            value_from=k8s.core.v1.EnvVarSourceArgs(
-                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=key)
-            ),
-        )
+    def _secret_env(self) -> list[k8s.core.v1.EnvVarArgs]:
+        """Redis, the provider keys the generated routes read, and the admin key: all by reference."""
+        args = self._args
+        provided = args.secrets.provider_keys
+        missing = [var for var in args.generated.provider_key_env_vars if var not in provided]
+        if missing:
+            raise MissingProviderKeyError(
+                f"the generated routes of {args.generated.environment!r} read {', '.join(missing)}, "
+                "which no llm-gateway:*ApiKey setting supplies"
+            )
+        return [
+            k8s.core.v1.EnvVarArgs(name=REDIS_HOST, value=args.redis.host),
+            k8s.core.v1.EnvVarArgs(name=REDIS_PORT, value=str(args.redis.port)),
+            args.redis.password.env(REDIS_PASSWORD),
+            *(provided[var].env(var) for var in args.generated.provider_key_env_vars),
+            args.secrets.master_key.env(MASTER_KEY),
+        ]
 
     def _container(self) -> k8s.core.v1.ContainerArgs:
         args, engine = self._args, self._engine
@@ -151,16 +136,26 @@ class Gateway(pulumi.ComponentResource):
             k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_MOUNT, read_only=True),
             k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
         ]
-        common = {
-            "name": args.engine,
-            "image": args.image,
-            "image_pull_policy": "IfNotPresent",
-            "ports": [k8s.core.v1.ContainerPortArgs(name="http", container_port=engine.port, protocol="TCP")],
-            "resources": k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": args.cpu_request, "memory": args.memory_request},
-                limits={"cpu": args.cpu_limit, "memory": args.memory_limit},
-            ),
-            "security_context": k8s.core.v1.SecurityContextArgs(
+        env: list[k8s.core.v1.EnvVarArgs] = []
+        if engine.reads_secrets:
+            env += self._secret_env()
+            # From the generator: the provider connection pool and the shipped price map (no
+            # fetch from the internet at start), which LiteLLM reads before its config file.
+            env += [k8s.core.v1.EnvVarArgs(name=n, value=v) for n, v in args.generated.runtime_env.items()]
+        # A Portkey engine reads no keys: the caller supplies provider credentials per request.
+        env += [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in engine.plain_env]
+        fill = {"config_dir": CONFIG_MOUNT, "port": str(engine.port)}
+        return k8s.core.v1.ContainerArgs(
+            name=engine.name,
+            image=args.image,
+            image_pull_policy="IfNotPresent",
+            command=list(engine.command) if engine.command else None,
+            args=[arg.format(**fill) for arg in engine.args],
+            working_dir=engine.working_dir,
+            env=env,
+            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=engine.port, protocol="TCP")],
+            resources=args.resources.args(),
+            security_context=k8s.core.v1.SecurityContextArgs(
                 allow_privilege_escalation=False,
                 read_only_root_filesystem=True,
                 run_as_non_root=True,
@@ -168,69 +163,11 @@ class Gateway(pulumi.ComponentResource):
                 run_as_group=engine.run_as_user,
                 capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
             ),
-            "volume_mounts": mounts,
-        }
-        if args.engine == "litellm":
-            env = [
-                k8s.core.v1.EnvVarArgs(name=REDIS_HOST, value=args.redis.host),
-                k8s.core.v1.EnvVarArgs(name=REDIS_PORT, value=str(args.redis.port)),
-                self._secret_env(REDIS_PASSWORD, args.redis.password_secret_name, args.redis.password_secret_key),
-                *(self._secret_env(var, args.provider_keys_secret_name, var) for var in args.provider_key_env_vars),
-                self._secret_env(args.master_key_env_var, args.master_key_secret_name, args.master_key_env_var),
-                # From the generator: the provider connection pool and the shipped price map (no
-                # fetch from the internet at start), which LiteLLM reads before its config file.
-                *(k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in args.generated.runtime_env.items()),
-                # Caches and UI rewrites go to the writable emptyDir, not the read-only image.
-                k8s.core.v1.EnvVarArgs(name="HOME", value="/tmp"),
-                k8s.core.v1.EnvVarArgs(name="LITELLM_UI_PATH", value="/tmp/litellm-ui"),
-            ]
-            http = k8s.core.v1.HTTPGetActionArgs
-            return k8s.core.v1.ContainerArgs(
-                **common,
-                args=["--config", f"{CONFIG_MOUNT}/litellm/config.yaml", "--port", str(engine.port)],
-                env=env,
-                # Startup takes ~5 s; allow up to 2 min on a cold node before liveness takes over.
-                startup_probe=k8s.core.v1.ProbeArgs(
-                    http_get=http(path="/health/liveliness", port="http"), period_seconds=5, failure_threshold=24
-                ),
-                liveness_probe=k8s.core.v1.ProbeArgs(
-                    http_get=http(path="/health/liveliness", port="http"),
-                    period_seconds=10,
-                    timeout_seconds=3,
-                    failure_threshold=3,
-                ),
-                # /health/readiness answers only once the router and its config are loaded;
-                # liveliness answers as soon as the web server runs.
-                readiness_probe=k8s.core.v1.ProbeArgs(
-                    http_get=http(path="/health/readiness", port="http"),
-                    period_seconds=5,
-                    timeout_seconds=3,
-                    failure_threshold=3,
-                ),
-            )
-
-        # Portkey OSS: without --headless / NODE_ENV=production it serves a console and
-        # /log/stream that print every request *including API keys*. The OSS build has no virtual
-        # keys (Portkey cloud only), so in-cluster Portkey serves the pass-through configs and the
-        # caller supplies provider credentials; no provider key is mounted into these pods.
-        tcp = k8s.core.v1.TCPSocketActionArgs(port="http")
-        return k8s.core.v1.ContainerArgs(
-            **common,
-            working_dir="/app",
-            command=["node", "build/start-server.js"],
-            args=["--headless", f"--port={engine.port}"],
-            env=[k8s.core.v1.EnvVarArgs(name="NODE_ENV", value="production")],
-            startup_probe=k8s.core.v1.ProbeArgs(tcp_socket=tcp, period_seconds=2, failure_threshold=30),
-            liveness_probe=k8s.core.v1.ProbeArgs(tcp_socket=tcp, period_seconds=10, failure_threshold=3),
-            readiness_probe=k8s.core.v1.ProbeArgs(tcp_socket=tcp, period_seconds=5, failure_threshold=2),
+            volume_mounts=mounts,
+            startup_probe=_probe(engine.startup_probe),
+            liveness_probe=_probe(engine.liveness_probe),
+            readiness_probe=_probe(engine.readiness_probe),
         )
-
-    def _pod_annotations(self) -> dict[str, pulumi.Input[str]]:
-        # A change to either the routing or a Secret value the container reads rolls the pods.
-        annotations: dict[str, pulumi.Input[str]] = {CHECKSUM_ANNOTATION: self._args.generated.checksum}
-        if self._args.engine == "litellm":  # Portkey pods mount no Secret: nothing to roll them for
-            annotations[SECRETS_CHECKSUM_ANNOTATION] = self._args.secrets_checksum
-        return annotations
 
     def _deployment(self, config_map_name: pulumi.Output[str]) -> k8s.apps.v1.Deployment:
         args = self._args
@@ -263,7 +200,7 @@ class Gateway(pulumi.ComponentResource):
                     rolling_update=k8s.apps.v1.RollingUpdateDeploymentArgs(max_surge="25%", max_unavailable=0),
                 ),
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels, annotations=self._pod_annotations()),
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,
@@ -315,15 +252,15 @@ class Gateway(pulumi.ComponentResource):
                 scale_target_ref=k8s.autoscaling.v2.CrossVersionObjectReferenceArgs(
                     api_version="apps/v1", kind="Deployment", name=self._name
                 ),
-                min_replicas=args.replicas,
-                max_replicas=args.max_replicas,
+                min_replicas=args.autoscaling.min_replicas,
+                max_replicas=args.autoscaling.max_replicas,
                 metrics=[
                     k8s.autoscaling.v2.MetricSpecArgs(
                         type="Resource",
                         resource=k8s.autoscaling.v2.ResourceMetricSourceArgs(
                             name="cpu",
                             target=k8s.autoscaling.v2.MetricTargetArgs(
-                                type="Utilization", average_utilization=args.target_cpu_utilization
+                                type="Utilization", average_utilization=args.autoscaling.target_cpu_utilization
                             ),
                         ),
                     )
@@ -340,22 +277,21 @@ class Gateway(pulumi.ComponentResource):
         )
 
     def _disruption_budget(self) -> None:
-        min_available = self._args.pdb_min_available
+        min_available = self._args.disruption.min_available
+        selector = k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector)
         # minAvailable 0 would be a no-op budget; for a one-replica stack allow one pod at a time.
-        budget = {"min_available": min_available} if min_available > 0 else {"max_unavailable": 1}
-        k8s.policy.v1.PodDisruptionBudget(
-            f"{self._name}-pdb",
-            metadata=self._metadata(),
-            spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector), **budget
-            ),
-            opts=self._child,
+        spec = (
+            k8s.policy.v1.PodDisruptionBudgetSpecArgs(selector=selector, min_available=min_available)
+            if min_available > 0
+            else k8s.policy.v1.PodDisruptionBudgetSpecArgs(selector=selector, max_unavailable=1)
         )
+        k8s.policy.v1.PodDisruptionBudget(f"{self._name}-pdb", metadata=self._metadata(), spec=spec, opts=self._child)
 
     def _network_policy(self) -> None:
         args = self._args
         net = k8s.networking.v1
-        sources = sorted({*args.allowed_namespaces, *([args.monitoring_namespace] if args.service_monitor else [])})
+        monitoring = args.monitoring
+        sources = sorted({*args.allowed_namespaces, *([monitoring.namespace] if monitoring.service_monitor else [])})
         ingress = []
         if sources:
             ingress.append(
@@ -423,3 +359,14 @@ class Gateway(pulumi.ComponentResource):
             },
             opts=self._child,
         )
+
+
+def _probe(probe: Probe) -> k8s.core.v1.ProbeArgs:
+    """A registry probe as Kubernetes args: HTTP GET on its path, or a TCP connect without one."""
+    return k8s.core.v1.ProbeArgs(
+        http_get=k8s.core.v1.HTTPGetActionArgs(path=probe.path, port="http") if probe.path else None,
+        tcp_socket=None if probe.path else k8s.core.v1.TCPSocketActionArgs(port="http"),
+        period_seconds=probe.period_seconds,
+        timeout_seconds=probe.timeout_seconds if probe.timeout_seconds != 1 else None,
+        failure_threshold=probe.failure_threshold,
+    )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.labels import object_labels
+from program.kube import object_labels, object_name
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class GatewayNamespace(pulumi.ComponentResource):
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.name, labels={**object_labels("namespace"), **pss}),
             opts=pulumi.ResourceOptions(parent=self),
         )
-        self.namespace_name = namespace.metadata.apply(lambda meta: meta.name)
+        self.namespace_name = object_name(namespace)
 
         k8s.networking.v1.NetworkPolicy(
             f"{name}-default-deny",

@@ -4,7 +4,8 @@ A plain StatefulSet rather than a Helm chart: the cache needs one primary, a pas
 memory cap and optional persistence, which is ~150 lines we can read, test under mocks and
 validate strictly; a chart (``helm.v3.Release``) would be opaque to the offline plan and to
 kubernetes-validate, and pull in replication/sentinel machinery a best-effort cache does not need.
-Only a headless Service exposes it, and only gateway pods may connect.
+Only a headless Service exposes it, and only the pods the caller names may connect. Consumers get
+one :class:`RedisEndpoint`: where it is, the Secret key of its password, and its pods' labels.
 """
 
 from __future__ import annotations
@@ -14,14 +15,30 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_kubernetes as k8s
 
-from components.labels import object_labels, selector_labels
-from components.secrets import SECRETS_CHECKSUM_ANNOTATION, generated_password, opaque_secret, secret_data_checksum
 from gateway_config.runtime_env import REDIS_PASSWORD
+from program.kube import (
+    Resources,
+    SecretKeyRef,
+    generated_password,
+    object_labels,
+    object_name,
+    opaque_secret,
+    selector_labels,
+)
 
 REDIS_PORT = 6379
-PASSWORD_KEY = REDIS_PASSWORD
 # The official image's `redis` user; the data directory must be writable by it.
 _REDIS_UID = 999
+
+
+@dataclass(frozen=True)
+class RedisEndpoint:
+    """How a client reaches this Redis: address, where its password is, and the pods to allow."""
+
+    host: pulumi.Output[str]
+    port: int
+    password: SecretKeyRef
+    pod_labels: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -30,10 +47,11 @@ class RedisCacheArgs:
 
     namespace: pulumi.Input[str]
     image: str
+    # Pods allowed to connect (the NetworkPolicy's only ingress peer).
     client_pod_labels: dict[str, str]
+    resources: Resources
+    # maxmemory is derived from it (three quarters: room for Redis' own overhead).
     memory_mi: int
-    cpu_request: str
-    cpu_limit: str
     modules: list[str]
     persistence: bool
     storage_size: str
@@ -44,12 +62,7 @@ class RedisCache(pulumi.ComponentResource):
     """Single-primary Redis with auth, an LRU memory cap and (optionally) a persistent volume."""
 
     service_name: pulumi.Output[str]
-    host: pulumi.Output[str]
-    port: int
-    password_secret_name: pulumi.Output[str]
-    password_secret_key: str
-    # The password as a secret Output: clients that read it put its checksum on their pods.
-    password: pulumi.Output[str]
+    endpoint: RedisEndpoint
 
     def __init__(self, name: str, args: RedisCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-gateway:index:RedisCache", name, None, opts)
@@ -57,12 +70,13 @@ class RedisCache(pulumi.ComponentResource):
         selector = selector_labels("redis")
         child = pulumi.ResourceOptions(parent=self)
 
-        secret_password = generated_password(f"{name}-password", 40, self)
-        secret, _ = opaque_secret(
-            f"{name}-auth", f"{name}-auth", args.namespace, labels, {PASSWORD_KEY: secret_password}, self
-        )
-        secret_name = secret.metadata.apply(lambda meta: meta.name)
-        password_checksum = secret_data_checksum({PASSWORD_KEY: secret_password})
+        password = opaque_secret(
+            f"{name}-auth",
+            args.namespace,
+            labels,
+            {REDIS_PASSWORD: generated_password(f"{name}-password", 40, self)},
+            self,
+        )[REDIS_PASSWORD]
 
         # Headless: one primary, so clients resolve the pod directly; StatefulSets need it anyway.
         service = k8s.core.v1.Service(
@@ -76,7 +90,7 @@ class RedisCache(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        service_name = service.metadata.apply(lambda meta: meta.name)
+        service_name = object_name(service)
 
         # maxmemory leaves a quarter of the container limit for Redis' own overhead and
         # fragmentation, so the kernel OOM killer never gets there before the LRU eviction does.
@@ -94,7 +108,7 @@ class RedisCache(pulumi.ComponentResource):
             "yes",
             # Expanded by the kubelet from the env var below: the pod spec holds only the reference.
             "--requirepass",
-            f"$({PASSWORD_KEY})",
+            f"$({REDIS_PASSWORD})",
         ]
         for module in args.modules:
             # The pod runs redis-server directly (not the image's entrypoint), so the bundled
@@ -106,19 +120,8 @@ class RedisCache(pulumi.ComponentResource):
             # A cache without a volume: snapshots would only burn CPU and fill the emptyDir.
             redis_args += ["--appendonly", "no", "--save", ""]
 
-        password_env = k8s.core.v1.EnvVarArgs(
-            name=PASSWORD_KEY,
-            value_from=k8s.core.v1.EnvVarSourceArgs(
-                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=PASSWORD_KEY)
-            ),
-        )
         # redis-cli reads REDISCLI_AUTH, so the readiness probe needs no password on its command line.
-        cli_auth_env = k8s.core.v1.EnvVarArgs(
-            name="REDISCLI_AUTH",
-            value_from=k8s.core.v1.EnvVarSourceArgs(
-                secret_key_ref=k8s.core.v1.SecretKeySelectorArgs(name=secret_name, key=PASSWORD_KEY)
-            ),
-        )
+        password_env, cli_auth_env = password.env(REDIS_PASSWORD), password.env("REDISCLI_AUTH")
         container = k8s.core.v1.ContainerArgs(
             name="redis",
             image=args.image,
@@ -127,10 +130,7 @@ class RedisCache(pulumi.ComponentResource):
             args=redis_args,
             env=[password_env, cli_auth_env],
             ports=[k8s.core.v1.ContainerPortArgs(name="redis", container_port=REDIS_PORT, protocol="TCP")],
-            resources=k8s.core.v1.ResourceRequirementsArgs(
-                requests={"cpu": args.cpu_request, "memory": f"{args.memory_mi}Mi"},
-                limits={"cpu": args.cpu_limit, "memory": f"{args.memory_mi}Mi"},
-            ),
+            resources=args.resources.args(),
             readiness_probe=k8s.core.v1.ProbeArgs(
                 exec_=k8s.core.v1.ExecActionArgs(command=["sh", "-c", "redis-cli ping | grep -q PONG"]),
                 period_seconds=5,
@@ -184,11 +184,8 @@ class RedisCache(pulumi.ComponentResource):
                 selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
                 volume_claim_templates=claims,
                 template=k8s.core.v1.PodTemplateSpecArgs(
-                    metadata=k8s.meta.v1.ObjectMetaArgs(
-                        labels=labels,
-                        # A replaced password must restart Redis with it, as it restarts the gateway.
-                        annotations={SECRETS_CHECKSUM_ANNOTATION: password_checksum},
-                    ),
+                    # A new password is a new Secret name in this template: Redis restarts with it.
+                    metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
                     spec=k8s.core.v1.PodSpecArgs(
                         automount_service_account_token=False,
                         enable_service_links=False,
@@ -242,13 +239,10 @@ class RedisCache(pulumi.ComponentResource):
         )
 
         self.service_name = service_name
-        self.host = pulumi.Output.all(service_name, args.namespace).apply(
+        host = pulumi.Output.all(service_name, args.namespace).apply(
             lambda parts: f"{parts[0]}.{parts[1]}.svc.cluster.local"
         )
-        self.port = REDIS_PORT
-        self.password_secret_name = secret_name
-        self.password_secret_key = PASSWORD_KEY
-        self.password = secret_password
+        self.endpoint = RedisEndpoint(host=host, port=REDIS_PORT, password=password, pod_labels=selector)
         self.register_outputs(
-            {"service_name": self.service_name, "host": self.host, "password_secret_name": secret_name}
+            {"service_name": self.service_name, "host": host, "password_secret_name": password.secret_name}
         )

@@ -6,12 +6,13 @@ tier or starting an experiment all show up as the traffic they move, in percenta
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import jinja2
 
 from gateway_config.build import render_environment
-from gateway_config.resolve import ResolvedEnvironment, ResolvedTask, resolve_environment
+from gateway_config.resolve import ResolvedEnvironment, ResolvedTarget, ResolvedTask, resolve_environment
 from gateway_config.spec import ENVIRONMENT_NAMES, RoutingSpec
 
 
@@ -66,13 +67,13 @@ def _compare_tasks(before: ResolvedTask, after: ResolvedTask) -> list[str]:
             lines.append(
                 f"traffic `{label}`: {old_share.get(label, 0.0):g}% → {new_share.get(label, 0.0):g}% ({delta:+g} pp)"
             )
-    for name, old, new in (
+    for name, old_settings, new_settings in (
         ("retry", before.retry.model_dump(), after.retry.model_dump()),
         ("cache", before.cache.model_dump(), after.cache.model_dump()),
     ):
-        for key in sorted(old):
-            if old[key] != new[key]:
-                lines.append(f"{name}.{key}: {_fmt(old[key])} → {_fmt(new[key])}")
+        for key in sorted(old_settings):
+            if old_settings[key] != new_settings[key]:
+                lines.append(f"{name}.{key}: {_fmt(old_settings[key])} → {_fmt(new_settings[key])}")
     if before.request_timeout_seconds != after.request_timeout_seconds:
         lines.append(f"request timeout: {before.request_timeout_seconds:g} s → {after.request_timeout_seconds:g} s")
     old_timeouts = {t.label: t.timeout_seconds for t in before.targets}
@@ -134,8 +135,7 @@ def compare_environment(before: ResolvedEnvironment, after: ResolvedEnvironment)
             change.notes.append(f"{setting}: {_fmt(old_value)} → {_fmt(new_value)}")
     old_embedder, new_embedder = before.cache_embedding_target, after.cache_embedding_target
     if old_embedder != new_embedder:
-        describe = lambda t: f"`{t.label}` at {t.base_url}" if t else "none"  # noqa: E731
-        change.notes.append(f"semantic-cache embedder: {describe(old_embedder)} → {describe(new_embedder)}")
+        change.notes.append(f"semantic-cache embedder: {_describe(old_embedder)} → {_describe(new_embedder)}")
     if before.budget_usd_monthly != after.budget_usd_monthly:
         change.notes.append(f"monthly budget: {before.budget_usd_monthly:g} → {after.budget_usd_monthly:g} USD")
     old_slos, new_slos = before.slos.model_dump(), after.slos.model_dump()
@@ -173,7 +173,11 @@ Generated files that change: {% for file in env.files %}`{{ file }}`{{ ", " if n
 )
 
 
-def routing_diff(before: RoutingSpec, after: RoutingSpec, environments=ENVIRONMENT_NAMES) -> str:
+def _describe(target: ResolvedTarget | None) -> str:
+    return f"`{target.label}` at {target.base_url}" if target else "none"
+
+
+def routing_diff(before: RoutingSpec, after: RoutingSpec, environments: Iterable[str] = ENVIRONMENT_NAMES) -> str:
     """Markdown summary of what changes from `before` to `after`, per environment.
 
     The summary lines come from the resolved routes; the list of generated files that change comes

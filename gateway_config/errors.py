@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 KeyPath = tuple[str | int, ...]
+# Key path → the 1-based line of that key in the file, where known.
+LinesByPath = dict[KeyPath, int]
 
 
 def format_key_path(path: KeyPath) -> str:
@@ -31,10 +33,10 @@ class Problem:
 class InputError(Exception):
     """Bad input (spec, argument, stack config). The CLI prints `lines()` and exits 2."""
 
-    def __init__(self, file: Path | str, problems: Sequence[Problem], lines_by_path: dict | None = None):
+    def __init__(self, file: Path | str, problems: Sequence[Problem], lines_by_path: LinesByPath | None = None) -> None:
         self.file = str(file)
         self.problems = list(problems)
-        self._lines_by_path = lines_by_path or {}
+        self._lines_by_path: LinesByPath = lines_by_path or {}
         super().__init__("\n".join(self.lines()))
 
     def line_of(self, path: KeyPath) -> int | None:
@@ -54,7 +56,7 @@ class InputError(Exception):
         return result
 
 
-def raise_if_any(file: Path | str, problems: Iterable[Problem], lines_by_path: dict | None = None) -> None:
+def raise_if_any(file: Path | str, problems: Iterable[Problem], lines_by_path: LinesByPath | None = None) -> None:
     collected = list(problems)
     if collected:
         raise InputError(file, collected, lines_by_path)

@@ -12,8 +12,9 @@ from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
-from gateway_config.errors import InputError, KeyPath, Problem, raise_if_any
+from gateway_config.errors import InputError, KeyPath, LinesByPath, Problem, raise_if_any
 from gateway_config.rules import check_references
 from gateway_config.spec import PATTERN_MEANINGS, URL_PATTERN, RoutingSpec
 
@@ -28,7 +29,7 @@ class _TooLarge(Exception):
 
 
 def _walk(
-    node: yaml.Node, path: KeyPath, lines: dict, problems: list[Problem], budget: list[int], active: set[int]
+    node: yaml.Node, path: KeyPath, lines: LinesByPath, problems: list[Problem], budget: list[int], active: set[int]
 ) -> None:
     lines.setdefault(path, node.start_mark.line + 1)
     budget[0] -= 1
@@ -54,7 +55,7 @@ def _walk(
     active.discard(id(node))
 
 
-def parse_yaml(text: str, file: Path | str) -> tuple[Any, dict[KeyPath, int]]:
+def parse_yaml(text: str, file: Path | str) -> tuple[Any, LinesByPath]:
     """YAML text -> (plain data, line number per key path). Raises InputError on bad YAML."""
     loader = yaml.SafeLoader(text)
     try:
@@ -63,7 +64,7 @@ def parse_yaml(text: str, file: Path | str) -> tuple[Any, dict[KeyPath, int]]:
         data = loader.construct_document(root) if root is not None else None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = {(): mark.line + 1} if mark else {}
+        where: LinesByPath = {(): int(mark.line) + 1} if mark else {}
         reason = getattr(error, "problem", None) or str(error)
         raise InputError(file, [Problem((), f"not valid YAML: {reason}")], where) from None
     except RecursionError:
@@ -73,7 +74,7 @@ def parse_yaml(text: str, file: Path | str) -> tuple[Any, dict[KeyPath, int]]:
         loader.dispose()
     if root is None:
         raise InputError(file, [Problem((), "the file is empty")])
-    lines: dict[KeyPath, int] = {}
+    lines: LinesByPath = {}
     problems: list[Problem] = []
     try:
         _walk(root, (), lines, problems, [MAX_SPEC_NODES], set())
@@ -85,7 +86,7 @@ def parse_yaml(text: str, file: Path | str) -> tuple[Any, dict[KeyPath, int]]:
     return data, lines
 
 
-def _problem_from_pydantic(error: dict) -> Problem:
+def _problem_from_pydantic(error: ErrorDetails) -> Problem:
     # pydantic adds validator names to the location of union members and `before` validators;
     # users only care about their own keys.
     loc = error["loc"]

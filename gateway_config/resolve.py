@@ -16,12 +16,15 @@ Generators never look at tiers or experiments again: they translate branches.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from gateway_config.spec import (
     Cache,
     CacheOverride,
     Defaults,
     DefaultsOverride,
+    Environment,
+    EnvironmentName,
     Retry,
     RetryOverride,
     RoutingSpec,
@@ -106,6 +109,11 @@ class ResolvedEnvironment:
         return tuple(task for task in self.tasks if task.route == "gateway")
 
 
+def environment_overlay(spec: RoutingSpec, environment: str) -> Environment:
+    """The spec's overlay for ``environment`` (a name callers have already checked)."""
+    return spec.environments[cast(EnvironmentName, environment)]
+
+
 def merge_cache(base: Cache, override: CacheOverride | None) -> Cache:
     if override is None:
         return base
@@ -120,7 +128,7 @@ def merge_retry(base: Retry, override: RetryOverride | None) -> Retry:
 
 def effective_defaults(spec: RoutingSpec, environment: str) -> Defaults:
     """The spec's defaults with the environment's overlay applied."""
-    overlay: DefaultsOverride | None = spec.environments[environment].defaults
+    overlay: DefaultsOverride | None = environment_overlay(spec, environment).defaults
     if overlay is None:
         return spec.defaults
     scalars = overlay.model_dump(exclude_none=True, exclude={"cache", "retry"})
@@ -185,7 +193,7 @@ def _target_timeout(spec: RoutingSpec, tier_names: list[str], model: str, route_
 def _resolve_target(spec: RoutingSpec, environment: str, model_name: str, timeout_seconds: float) -> ResolvedTarget:
     model = spec.models[model_name]
     provider = spec.providers[model.provider]
-    overlay = spec.environments[environment]
+    overlay = environment_overlay(spec, environment)
     base_url = overlay.providers[model.provider].base_url if model.provider in overlay.providers else None
     key_name = overlay.virtual_keys.get(model.provider)
     use_keys = overlay.portkey_targets == "virtual_key" and provider.kind != "snowflake_cortex"
@@ -223,8 +231,9 @@ def resolve_task(spec: RoutingSpec, environment: str, task_name: str) -> Resolve
             variant_branches = [(100.0, [experiment.variant.model])]
             variant_tiers: list[str] = []
         else:
-            variant_branches = _tier_branches(spec, experiment.variant.tier)
-            variant_tiers = fallback_tiers(spec, experiment.variant.tier)
+            variant_tier = cast(str, experiment.variant.tier)  # a variant names exactly one of the two
+            variant_branches = _tier_branches(spec, variant_tier)
+            variant_tiers = fallback_tiers(spec, variant_tier)
         for share, models in variant_branches:
             chain = models + [model for model in control_chain_models if model not in models]
             planned.append((name, experiment.traffic_percent * share / 100.0, chain, variant_tiers + control_tiers))
@@ -272,12 +281,12 @@ def resolve_task(spec: RoutingSpec, environment: str, task_name: str) -> Resolve
         request_timeout_seconds=timeout,
         connection_pool=defaults.connection_pool,
         cooldown_seconds=defaults.cooldown_seconds,
-        budget_usd_monthly=spec.environments[environment].budgets.tasks.get(task_name),
+        budget_usd_monthly=environment_overlay(spec, environment).budgets.tasks.get(task_name),
     )
 
 
 def resolve_environment(spec: RoutingSpec, environment: str) -> ResolvedEnvironment:
-    overlay = spec.environments[environment]
+    overlay = environment_overlay(spec, environment)
     defaults = effective_defaults(spec, environment)
     embedding_model = defaults.cache.embedding_model if defaults.cache.mode == "semantic" else None
     return ResolvedEnvironment(

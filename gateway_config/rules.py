@@ -6,7 +6,7 @@ at the key path a reviewer has to edit. It never stops at the first problem.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from gateway_config.errors import KeyPath, Problem
 from gateway_config.resolve import effective_defaults, tier_chain
@@ -15,7 +15,7 @@ from gateway_config.spec import ENVIRONMENT_NAMES, Cache, CacheOverride, RetryOv
 CORTEX = "snowflake_cortex"
 
 
-def _unknown(kind: str, name: str, known: object) -> str:
+def _unknown(kind: str, name: str, known: Iterable[str]) -> str:
     names = ", ".join(sorted(known)) or "none"
     return f"unknown {kind} '{name}' (defined: {names})"
 

@@ -14,8 +14,6 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-ENVIRONMENT_NAMES = ("staging", "prod", "local")
-
 NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,62}$"
 ENV_VAR_PATTERN = r"^[A-Z][A-Z0-9_]*$"
 # No `user:password@` part: a credential in a URL would land in the generated, committed files.
@@ -33,6 +31,7 @@ Name = Annotated[
     Field(description="lower-case identifier: letters, digits, '_', '-', '.'; at most 63 characters"),
 ]
 EnvironmentName = Literal["staging", "prod", "local"]
+ENVIRONMENT_NAMES: tuple[EnvironmentName, ...] = ("staging", "prod", "local")
 EnvVarName = Annotated[str, StringConstraints(pattern=ENV_VAR_PATTERN)]
 HttpUrl = Annotated[
     str,

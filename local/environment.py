@@ -1,7 +1,8 @@
 """Point a generated ``local`` tree at the servers actually running, without changing anything else.
 
 The generator writes the ``local`` environment against one mock provider on ``127.0.0.1:8090``
-(docs/CONTRACT.md). Tests and ``make run`` start the mock on a free port, so :func:`prepare_environment`
+(docs/CONTRACT.md); :func:`build_local_tree` runs it in-process from a spec loaded (and validated)
+once per run. Tests and ``make run`` start the mock on a free port, so :func:`prepare_environment`
 copies the tree into a work folder and rewrites only those endpoints: to the mock's real host:port, or,
 for a provider whose real API key is in the environment, to the provider's real base URL from the spec.
 The files are rewritten as data (parsed, endpoint values changed, written back with the generator's own
@@ -17,8 +18,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,18 +28,20 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-from gateway_config import load_spec
-from gateway_config.build import dump_json, dump_yaml
+from gateway_config.build import DEFAULT_SPEC, dump_json, dump_yaml, render, write_tree
+from gateway_config.loader import load_spec
 from gateway_config.runtime_env import MASTER_KEY, REDIS_HOST, REDIS_PASSWORD, REDIS_PORT
+from gateway_config.spec import RoutingSpec
 from local.client import gateway_tasks, mock_provider_key
-from local.processes import REPO_ROOT
 
 GENERATED_MOCK_HOST = "127.0.0.1:8090"
-SPEC_PATH = REPO_ROOT / "gateway_config" / "routing.yaml"
+LOCAL = "local"
 
 
 @dataclass(frozen=True)
-class RedisEndpoint:
+class LocalRedis:
+    """A Redis server this run started on loopback (not the cluster's: see components/redis.py)."""
+
     host: str
     port: int
     password: str | None = None
@@ -88,25 +89,27 @@ def private_work_dir(prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def build_local_tree(out: Path, spec: Path = SPEC_PATH) -> Path:
-    """Run the generator for the ``local`` environment into ``out``; return the ``local`` folder."""
-    argv = [sys.executable, "-m", "gateway_config", "build", "--env", "local", "--spec", str(spec), "--out", str(out)]
-    result = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv[1:])} failed:\n{result.stdout}{result.stderr}")
-    return out / "local"
+def load_local_spec(path: Path = DEFAULT_SPEC) -> RoutingSpec:
+    """The routing spec, validated (raises ``gateway_config.InputError``): load it once per run."""
+    return load_spec(path)
 
 
-def provider_key_envs(spec: Path = SPEC_PATH) -> dict[str, str]:
-    """Provider → the environment variable holding its API key, from the validated spec.
+def build_local_tree(out: Path, spec: RoutingSpec) -> Path:
+    """Generate the ``local`` environment into ``out`` with the generator's own functions; return its folder."""
+    write_tree(render(spec, [LOCAL]), out, [LOCAL])
+    return out / LOCAL
+
+
+def provider_key_envs(routing: Mapping[str, Any]) -> dict[str, str]:
+    """Provider → the environment variable holding its API key, as ``routing.json`` states it.
 
     Providers without one (Snowflake Cortex) are left out."""
-    return {name: p.api_key_env for name, p in load_spec(Path(spec)).providers.items() if p.api_key_env}
+    return {name: facts["api_key_env"] for name, facts in routing["providers"].items() if facts.get("api_key_env")}
 
 
-def real_base_urls(spec: Path = SPEC_PATH) -> dict[str, str]:
+def real_base_urls(spec: RoutingSpec) -> dict[str, str]:
     """Provider → real base URL, from the spec's top-level ``providers`` (the `local` overlay aside)."""
-    return {name: str(provider.base_url) for name, provider in load_spec(Path(spec)).providers.items()}
+    return {name: str(provider.base_url) for name, provider in spec.providers.items()}
 
 
 def real_provider_keys(environ: Mapping[str, str], key_envs: Mapping[str, str]) -> dict[str, str]:
@@ -174,30 +177,30 @@ def prepare_environment(
     generated: Path,
     work_dir: Path,
     mock_url: str,
-    redis: RedisEndpoint | None,
+    redis: LocalRedis | None,
     environ: Mapping[str, str] | None = None,
-    use_real_providers: bool = False,
+    real_providers_from: RoutingSpec | None = None,
     master_key: str | None = None,
-    spec: Path = SPEC_PATH,
 ) -> LocalEnvironment:
     """Copy ``generated`` (a ``.../local`` folder) to ``work_dir`` with endpoints and env for this run.
 
-    ``use_real_providers``: a provider whose key is in ``environ`` keeps its real base URL and key
-    (``make run``); otherwise every provider is the mock with a dummy key (tests, ``make smoke``).
-    Without ``redis`` the LiteLLM cache and shared router state are switched off in the copy.
+    ``real_providers_from`` (``make run``): a provider whose key is in ``environ`` keeps its real
+    base URL (from that spec) and key; without it every provider is the mock with a dummy key
+    (tests, ``make smoke``). Without ``redis`` the LiteLLM cache and shared router state are
+    switched off in the copy.
     """
     environ = dict(environ or {})
     mock_host_port = mock_url.removeprefix("http://").rstrip("/")
-    key_envs = provider_key_envs(spec)
-    real_keys = real_provider_keys(environ, key_envs) if use_real_providers else {}
-    bases = real_base_urls(spec) if real_keys else {}
+    routing = json.loads((generated / "routing.json").read_text())
+    key_envs = provider_key_envs(routing)
+    real_keys = real_provider_keys(environ, key_envs) if real_providers_from is not None else {}
+    bases = real_base_urls(real_providers_from) if real_providers_from is not None and real_keys else {}
     real_roots = {provider: _without_v1(bases[provider]) for provider in real_keys if provider in bases}
 
     if work_dir.exists():
         shutil.rmtree(work_dir)
     shutil.copytree(generated, work_dir)
     work_dir.chmod(0o700)
-    routing = json.loads((work_dir / "routing.json").read_text())
     notes: list[str] = []
 
     litellm_path = work_dir / "litellm" / "config.yaml"

@@ -32,10 +32,11 @@ import signal
 import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import httpx
 
 OPENAI_COMPATIBLE_PROVIDERS = frozenset({"openai", "openrouter"})
 ANTHROPIC_PROVIDER = "anthropic"
@@ -460,12 +461,10 @@ class MockControl:
         self.timeout = timeout
 
     def _call(self, method: str, route: str, payload: dict[str, Any] | None = None) -> dict[str, Any]:
-        data = None if payload is None else json.dumps(payload).encode()
-        request = urllib.request.Request(
-            f"{self.base_url}/_control/{route}", data=data, method=method, headers={"Content-Type": "application/json"}
-        )
-        with urllib.request.urlopen(request, timeout=self.timeout) as response:
-            return json.loads(response.read())
+        response = httpx.request(method, f"{self.base_url}/_control/{route}", json=payload, timeout=self.timeout)
+        response.raise_for_status()
+        answer: dict[str, Any] = response.json()
+        return answer
 
     def fail(self, target: str, status: int = 503, times: int | None = None) -> None:
         """Fail every call to ``target`` with ``status``, or only the next ``times`` calls."""
@@ -494,7 +493,7 @@ class MockControl:
     def healthy(self) -> bool:
         try:
             return self._call("GET", "health").get("status") == "ok"
-        except OSError:
+        except httpx.HTTPError:
             return False
 
 

@@ -22,6 +22,7 @@ from types import FrameType
 
 import httpx
 
+from gateway_config.errors import InputError
 from gateway_config.runtime_env import MASTER_KEY
 from local.client import (
     CHAT_PATH,
@@ -34,8 +35,9 @@ from local.client import (
 )
 from local.environment import (
     LocalEnvironment,
-    RedisEndpoint,
+    LocalRedis,
     build_local_tree,
+    load_local_spec,
     prepare_environment,
     private_work_dir,
 )
@@ -43,13 +45,11 @@ from local.processes import (
     LOOPBACK,
     ServerProcess,
     redis_server_path,
-    start_litellm,
+    start_engine,
     start_mock_provider,
-    start_portkey,
     start_redis,
 )
-
-ENGINES = ("litellm", "portkey")
+from runtime.engines import DEFAULT_ENGINE, ENGINES, Engine
 
 
 class Stop(Exception):
@@ -64,16 +64,16 @@ def _stop_on_exit(server: ServerProcess) -> Iterator[ServerProcess]:
         server.stop()
 
 
-def _headers(engine: str, env: LocalEnvironment, task: str) -> dict[str, str]:
-    if engine == "litellm":
+def _headers(engine: Engine, env: LocalEnvironment, task: str) -> dict[str, str]:
+    if engine.route_selector == "model_group":
         return litellm_headers(env.env[MASTER_KEY])
     return portkey_headers(env.portkey_config(task))
 
 
-def _curl(engine: str, gateway_url: str, env: LocalEnvironment, task: str) -> str:
+def _curl(engine: Engine, gateway_url: str, env: LocalEnvironment, task: str) -> str:
     """A request to paste; the Portkey config is read from its file (a real provider's key stays there)."""
     body = json.dumps(chat_body(task, "Say hello", max_tokens=64))
-    if engine == "litellm":
+    if engine.route_selector == "model_group":
         auth = f"-H 'Authorization: Bearer {env.env['LITELLM_MASTER_KEY']}'"
     else:
         config = shlex.quote(str(env.portkey_config_path(task)))
@@ -102,7 +102,7 @@ def _served_by(target: str | None, text: str) -> str:
         return "?"
 
 
-def smoke(engine: str, gateway_url: str, env: LocalEnvironment, timeout: float) -> bool:
+def smoke(engine: Engine, gateway_url: str, env: LocalEnvironment, timeout: float) -> bool:
     """One request per routed task; print who served it; True if every task answered 200."""
     ok = True
     with httpx.Client(base_url=gateway_url, timeout=timeout) as client:
@@ -127,13 +127,21 @@ def smoke(engine: str, gateway_url: str, env: LocalEnvironment, timeout: float) 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", choices=ENGINES, default=os.environ.get("ENGINE", "litellm") or "litellm")
+    parser.add_argument(
+        "--engine", choices=sorted(ENGINES), default=os.environ.get("ENGINE", DEFAULT_ENGINE) or DEFAULT_ENGINE
+    )
     parser.add_argument("--smoke", action="store_true", help="one request per routed task, then stop")
     parser.add_argument(
         "--port", type=int, default=int(os.environ.get("PORT", "0")), help="gateway port (default: a free one)"
     )
     parser.add_argument("--request-timeout", type=float, default=30.0)
     args = parser.parse_args(argv)
+    engine = ENGINES[args.engine]
+    try:
+        spec = load_local_spec()  # validated once for the whole run
+    except InputError as error:
+        print("\n".join(error.lines()), file=sys.stderr)
+        return 2
 
     def on_term(signum: int, frame: FrameType | None) -> None:
         raise Stop
@@ -146,26 +154,23 @@ def main(argv: list[str] | None = None) -> int:
             # Entered first, so it is deleted last: after every server that writes into it has stopped.
             work = stack.enter_context(private_work_dir("llm-gateway-local-"))
             logs = work / "logs"
-            generated = build_local_tree(work / "generated")
+            generated = build_local_tree(work / "generated", spec)
             mock = stack.enter_context(_stop_on_exit(start_mock_provider(logs)))
             redis_endpoint = None  # without it prepare_environment switches the cache off and notes why
             if redis_server_path() is not None:
                 redis = stack.enter_context(_stop_on_exit(start_redis(logs, password="local-redis")))
-                redis_endpoint = RedisEndpoint(LOOPBACK, redis.port, "local-redis")
+                redis_endpoint = LocalRedis(LOOPBACK, redis.port, "local-redis")
             env = prepare_environment(
                 generated,
                 work / "config",
                 mock.url,
                 redis_endpoint,
                 environ=os.environ,
-                use_real_providers=not args.smoke,
+                real_providers_from=None if args.smoke else spec,
             )
             for note in env.notes:
                 print(note)
-            if args.engine == "litellm":
-                gateway = start_litellm(env.litellm_config, logs, env=env.env, port=args.port or None)
-            else:
-                gateway = start_portkey(logs, env=env.env, port=args.port or None)
+            gateway = start_engine(engine, env.root, logs, env.env, args.port or None)
             stack.enter_context(_stop_on_exit(gateway))
 
             print(f"\n{args.engine} gateway: {gateway.url}    mock provider: {mock.url}    logs: {logs}")
@@ -174,11 +179,11 @@ def main(argv: list[str] | None = None) -> int:
             tasks = env.gateway_tasks()
             if args.smoke:
                 print(f"\nsmoke: one request per routed task through {args.engine}")
-                ok = smoke(args.engine, gateway.url, env, args.request_timeout)
+                ok = smoke(engine, gateway.url, env, args.request_timeout)
                 print("smoke " + ("passed" if ok else "FAILED"))
                 return 0 if ok else 1
             if tasks:
-                print(f"\nTry it:\n  {_curl(args.engine, gateway.url, env, tasks[0])}")
+                print(f"\nTry it:\n  {_curl(engine, gateway.url, env, tasks[0])}")
             print("\nCtrl-C stops everything.")
             while all(server.running() for server in (mock, gateway)):
                 time.sleep(0.5)

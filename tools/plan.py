@@ -1,6 +1,6 @@
 """Offline plan: what `pulumi up -s <stack>` would register, without cloud access or credentials.
 
-    python tools/plan.py --stack prod [--out DIR] [--generated-dir DIR]
+    python -m tools.plan --stack prod [--out DIR] [--generated-dir DIR]
 
 Runs the real program under Pulumi's mocks with the stack's config (Pulumi.yaml defaults, then
 Pulumi.<stack>.yaml). ESC secrets are unreachable offline, so placeholders stand in for them and
@@ -11,15 +11,15 @@ with ``--out`` also writes the rendered Kubernetes manifests, one YAML file per 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tools.offline import REDACTED, ROOT, render_manifests, run_program, stack_config, unwrap_secrets
+from program.generated_tree import GENERATED_DIR_ENV
+from tools.offline import REDACTED, ROOT, Graph, render_manifests, run_program, stack_config, unwrap_secrets
 
 PLAN_MARKER = ".llm-gateway-plan"
 
@@ -51,15 +51,26 @@ def _container_summary(pod_spec: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _annotation_summary(template: dict[str, Any]) -> list[str]:
-    # The pod-template checksums: a reviewer sees whether a change (routing, a rotated key) rolls pods.
-    annotations = template.get("metadata", {}).get("annotations", {})
-    return [f"{k}={v[:16]}…" for k, v in annotations.items()]
+def _mounted_objects(pod_spec: dict[str, Any]) -> list[str]:
+    # The (generated) names of the ConfigMaps and Secrets the pods read: a reviewer sees a routing
+    # change or a rotated key roll the pods as a new name here.
+    names = set()
+    for volume in pod_spec.get("volumes") or []:
+        if "configMap" in volume:
+            names.add(f"ConfigMap {volume['configMap']['name']}")
+        if "secret" in volume:
+            names.add(f"Secret {volume['secret']['secretName']}")
+    for container in pod_spec.get("containers", []):
+        for entry in container.get("env", []):
+            ref = entry.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                names.add(f"Secret {ref['name']}")
+    return ["reads " + ", ".join(sorted(names))] if names else []
 
 
 def key_fields(resource: dict[str, Any]) -> list[str]:
     """The few fields a reviewer needs per object, secrets redacted."""
-    inputs = unwrap_secrets(resource["inputs"], redact=True)
+    inputs = unwrap_secrets(resource["state"], redact=True)
     kind = _kind(resource["type"])
     spec = inputs.get("spec") or {}
     meta = inputs.get("metadata") or {}
@@ -69,8 +80,8 @@ def key_fields(resource: dict[str, Any]) -> list[str]:
         lines.append(f"pod-security={meta.get('labels', {}).get('pod-security.kubernetes.io/enforce')}")
     elif kind == "Deployment":
         template = spec.get("template", {})
-        lines += _annotation_summary(template)
         lines += _container_summary(template.get("spec", {}))
+        lines += _mounted_objects(template.get("spec", {}))
         spread = template.get("spec", {}).get("topologySpreadConstraints", [])
         lines.append("spread: " + ", ".join(f"{c['topologyKey']}:{c['whenUnsatisfiable']}" for c in spread))
     elif kind == "StatefulSet":
@@ -79,8 +90,8 @@ def key_fields(resource: dict[str, Any]) -> list[str]:
         args = template.get("spec", {}).get("containers", [{}])[0].get("args", [])
         maxmemory = args[args.index("--maxmemory") + 1] if "--maxmemory" in args else "?"
         lines.append(f"replicas={spec.get('replicas')} maxmemory={maxmemory}")
-        lines += _annotation_summary(template)
         lines += _container_summary(template.get("spec", {}))
+        lines += _mounted_objects(template.get("spec", {}))
         if claims:
             for claim in claims:
                 size = claim["spec"]["resources"]["requests"]["storage"]
@@ -123,7 +134,7 @@ def key_fields(resource: dict[str, Any]) -> list[str]:
     return lines
 
 
-def print_tree(graph: dict[str, Any]) -> None:
+def print_tree(graph: Graph) -> None:
     resources = graph["resources"]
     children: dict[str, list[dict[str, Any]]] = {}
     urns = {r["urn"] for r in resources}
@@ -148,7 +159,7 @@ def print_tree(graph: dict[str, Any]) -> None:
         print(f"  {key} = {REDACTED if output['secret'] else output['value']}")
 
 
-def write_manifests(graph: dict[str, Any], out: Path) -> int:
+def write_manifests(graph: Graph, out: Path) -> int:
     """Write one YAML per Kubernetes object; refuses to touch a folder it did not create."""
     if out.exists() and any(out.iterdir()) and not (out / PLAN_MARKER).exists():
         raise SystemExit(f"error: {out} is not empty and was not written by the plan; choose another OUT")
@@ -165,15 +176,12 @@ def write_manifests(graph: dict[str, Any], out: Path) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stack", required=True, choices=sorted(p.name[7:-5] for p in ROOT.glob("Pulumi.*.yaml")))
+    stacks = sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in ROOT.glob("Pulumi.*.yaml"))
+    parser.add_argument("--stack", required=True, choices=stacks)
     parser.add_argument("--out", type=Path, help="write rendered Kubernetes manifests here")
     parser.add_argument("--generated-dir", type=Path, help="generated tree to read instead of the committed one")
     args = parser.parse_args(argv)
     if args.generated_dir:
-        import os
-
-        from components.generated_config import GENERATED_DIR_ENV
-
         os.environ[GENERATED_DIR_ENV] = str(args.generated_dir.resolve())
 
     config, secret_keys = stack_config(args.stack)

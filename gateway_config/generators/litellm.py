@@ -27,12 +27,12 @@ from gateway_config.resolve import ResolvedEnvironment, ResolvedTarget, Resolved
 from gateway_config.runtime_env import MASTER_KEY, REDIS_HOST, REDIS_PASSWORD, REDIS_PORT, env_reference
 from gateway_config.spec import Cache
 
-REDIS_ENV = {
+REDIS_REFERENCES = {
     "host": env_reference(REDIS_HOST),
     "port": env_reference(REDIS_PORT),
     "password": env_reference(REDIS_PASSWORD),
 }
-MASTER_KEY_ENV = env_reference(MASTER_KEY)
+MASTER_KEY_REFERENCE = env_reference(MASTER_KEY)
 SEMANTIC_CACHE_GROUP = "semantic-cache-embedding"
 CACHE_NAMESPACE = "llm-gateway"
 REDIS_BREAKER_RECOVERY_SECONDS = 10
@@ -53,6 +53,13 @@ RETRY_POLICY_BY_STATUS = {
 
 def _model_prefix(target: ResolvedTarget) -> str:
     return {"openai": "openai", "anthropic": "anthropic", "openrouter": "openrouter"}[target.provider_kind]
+
+
+def _api_key(target: ResolvedTarget) -> str:
+    # Every provider a gateway route can reach names its key variable (spec.Provider enforces it).
+    if target.api_key_env is None:
+        raise ValueError(f"{target.label}: a gateway target without api_key_env")
+    return env_reference(target.api_key_env)
 
 
 def _api_base(target: ResolvedTarget) -> str:
@@ -134,7 +141,7 @@ def _deployment(task: ResolvedTask, deployment: Deployment, environment_cache: C
     params: dict[str, Any] = {
         "model": f"{_model_prefix(target)}/{target.provider_model}",
         "api_base": _api_base(target),
-        "api_key": env_reference(target.api_key_env),
+        "api_key": _api_key(target),
         "order": deployment.order,
         "timeout": target.timeout_seconds,
         "stream_timeout": target.timeout_seconds,
@@ -176,7 +183,7 @@ def _cache_params(environment: ResolvedEnvironment) -> dict[str, Any] | None:
     cache = environment.defaults.cache
     if cache.mode == "off":
         return None
-    params: dict[str, Any] = {**REDIS_ENV, "ttl": cache.ttl_seconds, "namespace": CACHE_NAMESPACE}
+    params: dict[str, Any] = {**REDIS_REFERENCES, "ttl": cache.ttl_seconds, "namespace": CACHE_NAMESPACE}
     if cache.mode == "semantic":
         params["type"] = "redis-semantic"
         params["similarity_threshold"] = cache.similarity_threshold
@@ -197,7 +204,7 @@ def _semantic_cache_deployment(environment: ResolvedEnvironment) -> list[dict[st
             "litellm_params": {
                 "model": f"{_model_prefix(target)}/{target.provider_model}",
                 "api_base": _api_base(target),
-                "api_key": env_reference(target.api_key_env),
+                "api_key": _api_key(target),
                 "timeout": target.timeout_seconds,
             },
             "model_info": {"id": f"{SEMANTIC_CACHE_GROUP}/{target.model}"},
@@ -221,9 +228,9 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
         "timeout": defaults.request_timeout_seconds,
         "cooldown_time": defaults.cooldown_seconds,
         # Shared router state: what one replica learns about a dead target, the others use.
-        "redis_host": REDIS_ENV["host"],
-        "redis_port": REDIS_ENV["port"],
-        "redis_password": REDIS_ENV["password"],
+        "redis_host": REDIS_REFERENCES["host"],
+        "redis_port": REDIS_REFERENCES["port"],
+        "redis_password": REDIS_REFERENCES["password"],
     }
     litellm_settings: dict[str, Any] = {
         "callbacks": ["prometheus"],
@@ -242,7 +249,7 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
         "model_list": model_list,
         "router_settings": router_settings,
         "litellm_settings": litellm_settings,
-        "general_settings": {"master_key": MASTER_KEY_ENV},
+        "general_settings": {"master_key": MASTER_KEY_REFERENCE},
     }
 
 

@@ -72,11 +72,31 @@ def _task_entry(task: ResolvedTask) -> dict[str, Any]:
     return entry
 
 
+def _providers(environment: ResolvedEnvironment) -> dict[str, dict[str, Any]]:
+    """Every provider the environment routes to: its wire format, URL and the variable of its key.
+
+    Consumers (the Pulumi program mounting keys, the local runner rewriting endpoints) read these
+    facts here instead of re-deriving them from the engine configs.
+    """
+    providers: dict[str, dict[str, Any]] = {}
+    for task in environment.tasks:
+        for target in task.targets:
+            providers.setdefault(
+                target.provider,
+                {"kind": target.provider_kind, "base_url": target.base_url, "api_key_env": target.api_key_env},
+            )
+    return dict(sorted(providers.items()))
+
+
 def routing_manifest(environment: ResolvedEnvironment) -> dict[str, Any]:
     """The manifest for one environment, as data."""
     return {
         "generated_by": "python -m gateway_config build (from gateway_config/routing.yaml); do not edit",
         "environment": environment.name,
+        # How the generated Portkey configs name their targets: `virtual_key` (only Portkey's hosted
+        # gateway resolves them) or `custom_host` (any Portkey gateway, the OSS one included).
+        "portkey_targets": environment.portkey_targets,
+        "providers": _providers(environment),
         "budget_usd_monthly": environment.budget_usd_monthly,
         "slos": environment.slos.model_dump(mode="json"),
         "tasks": {task.name: _task_entry(task) for task in environment.tasks},

@@ -1,6 +1,6 @@
 """Portkey configs, one per routed task (`portkey/<task>.json`).
 
-Failover follows the measured recipe (DESIGN.md, "Failover, measured"): `fallback` moves to the next
+Failover follows the measured recipe (docs/runtime-facts.md, "Failover"): `fallback` moves to the next
 target on 408 (timeout) and the retryable codes at once, `retry.attempts: 0` on every target but the
 last of a chain, and the route's retry budget only on the last target, where no healthy alternative
 is left. A top-level `retry` would apply to every target: 7 s per request while a primary is down.

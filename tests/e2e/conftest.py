@@ -21,23 +21,17 @@ claims need (two pool engines and the dedicated one for the current suite) inste
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from e2e_engines import LiteLLMEngine, LiteLLMPool, require_tool
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:  # `.venv/bin/pytest` does not put the repository root on sys.path
-    sys.path.insert(0, str(REPO_ROOT))
-
-from e2e_engines import LiteLLMEngine, LiteLLMPool, require_tool  # noqa: E402
-
-from local.client import gateway_tasks  # noqa: E402
-from local.environment import LocalEnvironment, build_local_tree, prepare_environment  # noqa: E402
-from local.mock_provider import MockControl  # noqa: E402
-from local.processes import ServerProcess, portkey_available, start_mock_provider, start_portkey  # noqa: E402
+from local.client import gateway_tasks
+from local.environment import LocalEnvironment, build_local_tree, load_local_spec, prepare_environment
+from local.mock_provider import MockControl
+from local.processes import ServerProcess, portkey_available, start_mock_provider, start_portkey
 
 
 @pytest.fixture(scope="session")
@@ -48,7 +42,7 @@ def e2e_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def generated_local(e2e_dir: Path) -> Path:
     """The ``local`` environment built from the committed spec by the real generator."""
-    return build_local_tree(e2e_dir / "generated")
+    return build_local_tree(e2e_dir / "generated", load_local_spec())
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ import pytest
 from e2e_support import unique_body
 
 from local.client import CHAT_PATH, gateway_tasks, litellm_headers
-from local.environment import LocalEnvironment, RedisEndpoint, prepare_environment
+from local.environment import LocalEnvironment, LocalRedis, prepare_environment
 from local.mock_provider import MockControl
 from local.processes import (
     INSTALL_HINTS,
@@ -108,7 +108,7 @@ class LiteLLMPool:
                 self.generated,
                 self.work_dir / name,
                 self.mock_url,
-                RedisEndpoint(LOOPBACK, redis.port, REDIS_PASSWORD),
+                LocalRedis(LOOPBACK, redis.port, REDIS_PASSWORD),
             )
             server = start_litellm(env.litellm_config, logs, env={**env.env, **(extra_env or {})}, name=name)
         except BaseException:

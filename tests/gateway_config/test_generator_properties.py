@@ -1,4 +1,4 @@
-"""Property tests: every valid spec yields configs that meet the Portkey and LiteLLM rules (DESIGN.md).
+"""Property tests: every valid spec yields configs that meet the Portkey and LiteLLM rules (docs/runtime-facts.md).
 
 `routing_specs()` draws random *valid* specs (providers, models, tiers with loadbalance weights and
 acyclic fallback tiers, tasks with overrides, experiments within 100 %, per-environment keys and
@@ -271,7 +271,7 @@ def _litellm_errors(config: dict[str, Any], gateway_tasks: list[str]) -> list[st
             errors.append(f"api_key {params['api_key']!r}")
         if not _is_number(params["timeout"]) or params["timeout"] <= 0:
             errors.append(f"timeout {params['timeout']!r}")
-        # DESIGN.md: allowed_fails 0 or 1; 3 equals LiteLLM's default and is treated as unset.
+        # docs/runtime-facts.md: allowed_fails 0 or 1; 3 equals LiteLLM's default and is treated as unset.
         for settings_of in (deployment.get("model_info", {}), config["router_settings"]):
             if "allowed_fails" in settings_of and settings_of["allowed_fails"] not in (0, 1):
                 errors.append(f"allowed_fails {settings_of['allowed_fails']!r}")

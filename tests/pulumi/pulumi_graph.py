@@ -1,7 +1,8 @@
-"""Helpers to query a recorded Pulumi graph (see tests/conftest.py and tools/offline.py)."""
+"""Helpers to query a recorded Pulumi graph (see tests/pulumi/conftest.py and tools/offline.py)."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from tools.offline import render_manifests
@@ -9,6 +10,14 @@ from tools.offline import render_manifests
 KUBERNETES_VERSION = "1.33.0"
 # Custom resources kubernetes-validate has no schema for; each entry is checked by hand instead.
 CRD_ALLOW_LIST = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+# The objects Pulumi names (a data change replaces them: create, roll the pods, delete the old one),
+# by kind and logical name.
+AUTO_NAMED = {
+    ("ConfigMap", "llm-gateway-config"),
+    ("Secret", "llm-gateway-provider-keys"),
+    ("Secret", "llm-gateway-master-key-secret"),
+    ("Secret", "llm-gateway-redis-auth"),
+}
 
 
 def manifests(graph: dict[str, Any]) -> list[dict[str, Any]]:
@@ -21,9 +30,34 @@ def objects(graph: dict[str, Any], kind: str) -> list[dict[str, Any]]:
 
 
 def one(graph: dict[str, Any], kind: str, name: str) -> dict[str, Any]:
+    """The object of ``kind`` whose Kubernetes name is ``name`` (fixed names)."""
     found = [obj for obj in objects(graph, kind) if obj["metadata"]["name"] == name]
     assert len(found) == 1, f"expected one {kind} {name!r}, found {len(found)}"
     return found[0]
+
+
+def _resource(graph: dict[str, Any], kind: str, logical_name: str) -> dict[str, Any]:
+    found = [
+        r
+        for r in graph["resources"]
+        if r["name"] == logical_name and r["type"].startswith("kubernetes:") and r["type"].endswith(f":{kind}")
+    ]
+    assert len(found) == 1, f"expected one {kind} resource {logical_name!r}, found {len(found)}"
+    return found[0]
+
+
+def auto_named(graph: dict[str, Any], kind: str, logical_name: str) -> dict[str, Any]:
+    """An auto-named object by its Pulumi logical name; asserts the program left the name to Pulumi."""
+    resource = _resource(graph, kind, logical_name)
+    assert "name" not in (resource["inputs"].get("metadata") or {}), f"{logical_name} has a fixed name"
+    name = resource["state"]["metadata"]["name"]
+    assert re.fullmatch(rf"{re.escape(logical_name)}-[0-9a-f]{{8}}", name), name
+    return one(graph, kind, name)
+
+
+def generated_name(graph: dict[str, Any], kind: str, logical_name: str) -> str:
+    name: str = auto_named(graph, kind, logical_name)["metadata"]["name"]
+    return name
 
 
 def container(graph: dict[str, Any], kind: str, name: str) -> dict[str, Any]:

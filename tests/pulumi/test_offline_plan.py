@@ -14,6 +14,7 @@ import yaml
 
 from tools.offline import OFFLINE_SECRET_PLACEHOLDER, ROOT
 from tools.plan import print_tree
+from tools.pulumi_mocks import MOCK_PASSWORD_PREFIX
 
 PLAN_BUDGET_SECONDS = 15
 
@@ -31,7 +32,8 @@ def plans(generated_root: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
         out = tmp_path_factory.mktemp(f"plan-{stack}")
         cmd = [
             sys.executable,
-            "tools/plan.py",
+            "-m",
+            "tools.plan",
             "--stack",
             stack,
             "--out",
@@ -90,14 +92,18 @@ def test_plan_shows_no_secret_values(plans: dict[str, tuple[str, Path, float]]) 
     texts = [stdout, *(path.read_text() for path in out.glob("*.yaml"))]
     for text in texts:
         assert OFFLINE_SECRET_PLACEHOLDER not in text
-        assert "mock-password-" not in text
+        assert MOCK_PASSWORD_PREFIX not in text
 
 
-def test_plan_shows_the_pod_checksums_readably(plans: dict[str, tuple[str, Path, float]]) -> None:
-    # The secrets checksum is a plain hash, not "[secret]": a reviewer sees a rotation roll the pods.
+def test_plan_shows_the_generated_names_the_pods_read(plans: dict[str, tuple[str, Path, float]]) -> None:
+    # A routing change or a rotated key shows as a new name here: a reviewer sees it roll the pods.
     stdout, _, _ = plans["prod"]
-    assert re.search(r"llm-gateway/config-checksum=[0-9a-f]{16}…", stdout)
-    assert len(re.findall(r"llm-gateway/secrets-checksum=[0-9a-f]{16}…", stdout)) == 2  # gateway and Redis
+    gateway = re.search(r"reads (.*ConfigMap llm-gateway-config-[0-9a-f]{8}.*)", stdout)
+    assert gateway, stdout
+    for logical in ("llm-gateway-provider-keys", "llm-gateway-master-key-secret", "llm-gateway-redis-auth"):
+        assert re.search(rf"Secret {logical}-[0-9a-f]{{8}}", gateway.group(1)), logical
+    assert re.search(r"reads Secret llm-gateway-redis-auth-[0-9a-f]{8}$", stdout, re.MULTILINE)  # Redis
+    assert re.search(r"configChecksum = [0-9a-f]{64}", stdout)
 
 
 def test_plan_writes_one_manifest_per_object(plans: dict[str, tuple[str, Path, float]]) -> None:
@@ -105,7 +111,7 @@ def test_plan_writes_one_manifest_per_object(plans: dict[str, tuple[str, Path, f
     documents = [yaml.safe_load(path.read_text()) for path in sorted(out.glob("*.yaml"))]
     kinds = {doc["kind"] for doc in documents}
     assert {"Deployment", "StatefulSet", "Secret", "ConfigMap", "ServiceMonitor"} <= kinds
-    secret = next(doc for doc in documents if doc["metadata"]["name"] == "llm-gateway-provider-keys")
+    secret = next(doc for doc in documents if doc["metadata"]["name"].startswith("llm-gateway-provider-keys-"))
     assert set(secret["stringData"].values()) == {"[secret]"}
 
 
@@ -120,4 +126,4 @@ def test_plan_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
 
 def test_makefile_has_the_plan_target() -> None:
     makefile = (ROOT / "Makefile").read_text()
-    assert "\nplan: " in makefile and "tools/plan.py --stack $(STACK)" in makefile
+    assert "\nplan: " in makefile and "-m tools.plan --stack $(STACK)" in makefile

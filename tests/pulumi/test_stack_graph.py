@@ -8,25 +8,26 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pulumi_graph import container, env_by_name, manifests, objects, one
+from pulumi_graph import AUTO_NAMED, auto_named, container, env_by_name, generated_name, manifests, objects, one
+
+from program.generated_tree import load_generated_config
+from runtime.engines import LITELLM
 
 NS = "llm-gateway"
 GATEWAY = "llm-gateway"
 REDIS = "llm-gateway-redis"
 
+CONFIG = "llm-gateway-config"
+# Objects with a fixed Kubernetes name; the ConfigMap and the Secrets are auto-named (AUTO_NAMED).
 EXPECTED_OBJECTS = {
     ("Namespace", NS),
     ("NetworkPolicy", "default-deny-all"),
-    ("Secret", "llm-gateway-provider-keys"),
-    ("Secret", "llm-gateway-master-key"),
-    ("ConfigMap", "llm-gateway-config"),
     ("Deployment", GATEWAY),
     ("Service", GATEWAY),
     ("HorizontalPodAutoscaler", GATEWAY),
     ("PodDisruptionBudget", GATEWAY),
     ("NetworkPolicy", GATEWAY),
     ("ServiceMonitor", GATEWAY),
-    ("Secret", "llm-gateway-redis-auth"),
     ("StatefulSet", REDIS),
     ("Service", REDIS),
     ("PodDisruptionBudget", REDIS),
@@ -50,7 +51,8 @@ def objects_all(graph: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def test_every_expected_object_exists(stack_graph: dict[str, Any]) -> None:
-    assert _kinds_and_names(stack_graph) == EXPECTED_OBJECTS
+    auto = {(kind, generated_name(stack_graph, kind, logical)) for kind, logical in AUTO_NAMED}
+    assert _kinds_and_names(stack_graph) == EXPECTED_OBJECTS | auto
     types = Counter(resource["type"] for resource in stack_graph["resources"])
     assert set(types) >= COMPONENTS
     assert types["random:index/randomPassword:RandomPassword"] == 2  # master key + Redis password
@@ -149,26 +151,28 @@ def test_litellm_container(stack_graph: dict[str, Any]) -> None:
         "OPENAI_API_KEY": ("llm-gateway-provider-keys", "OPENAI_API_KEY"),
         "ANTHROPIC_API_KEY": ("llm-gateway-provider-keys", "ANTHROPIC_API_KEY"),
         "OPENROUTER_API_KEY": ("llm-gateway-provider-keys", "OPENROUTER_API_KEY"),
-        "LITELLM_MASTER_KEY": ("llm-gateway-master-key", "LITELLM_MASTER_KEY"),
+        "LITELLM_MASTER_KEY": ("llm-gateway-master-key-secret", "LITELLM_MASTER_KEY"),
     }
-    for name, (secret, key) in expected_refs.items():
+    for name, (logical, key) in expected_refs.items():
+        secret = auto_named(stack_graph, "Secret", logical)
         assert "value" not in env[name]
-        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": secret, "key": key}
-        assert key in one(stack_graph, "Secret", secret)["stringData"]
+        assert env[name]["valueFrom"]["secretKeyRef"] == {"name": secret["metadata"]["name"], "key": key}
+        assert key in secret["stringData"]
     # The config LiteLLM is told to read is the ConfigMap item mounted at that path.
     config_path = spec["args"][spec["args"].index("--config") + 1]
     volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
     mount = next(m for m in spec["volumeMounts"] if m["name"] == "config")
     assert mount["readOnly"] is True
     items = {mount["mountPath"] + "/" + item["path"]: item["key"] for item in volumes["config"]["configMap"]["items"]}
-    assert volumes["config"]["configMap"]["name"] == "llm-gateway-config"
-    assert items[config_path] in one(stack_graph, "ConfigMap", "llm-gateway-config")["data"]
+    config_map = auto_named(stack_graph, "ConfigMap", CONFIG)
+    assert volumes["config"]["configMap"]["name"] == config_map["metadata"]["name"]
+    assert items[config_path] in config_map["data"]
     assert any(m["mountPath"] == "/tmp" for m in spec["volumeMounts"])
 
 
 def test_every_env_var_the_generated_config_reads_is_set(stack_graph: dict[str, Any]) -> None:
     # docs/CONTRACT.md: secrets and endpoints appear in the LiteLLM config only as os.environ/NAME.
-    config = one(stack_graph, "ConfigMap", "llm-gateway-config")["data"]["litellm.config.yaml"]
+    config = auto_named(stack_graph, "ConfigMap", CONFIG)["data"]["litellm.config.yaml"]
     referenced = set(re.findall(r"os\.environ/([A-Z0-9_]+)", config))
     assert referenced, "the generated LiteLLM config references no environment variables"
     assert referenced <= set(env_by_name(container(stack_graph, "Deployment", GATEWAY)))
@@ -176,7 +180,7 @@ def test_every_env_var_the_generated_config_reads_is_set(stack_graph: dict[str, 
 
 def test_generated_runtime_env_is_set_on_the_container(stack_graph: dict[str, Any]) -> None:
     # The provider connection pool is read from the environment before LiteLLM reads its config.
-    generated = json.loads(one(stack_graph, "ConfigMap", "llm-gateway-config")["data"]["litellm.env.json"])
+    generated = json.loads(auto_named(stack_graph, "ConfigMap", CONFIG)["data"]["litellm.env.json"])
     env = env_by_name(container(stack_graph, "Deployment", GATEWAY))
     assert generated["AIOHTTP_CONNECTOR_LIMIT_PER_HOST"] == "100"
     for name, value in generated.items():
@@ -234,20 +238,22 @@ def test_redis_is_capped_authenticated_and_internal(stack_graph: dict[str, Any])
     assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
     # LiteLLM's redis-semantic cache needs the query engine the Redis 8 image bundles.
     assert args[args.index("--loadmodule") + 1].endswith("/redisearch.so")
-    assert env_by_name(spec)["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == "llm-gateway-redis-auth"
+    redis_secret = generated_name(stack_graph, "Secret", "llm-gateway-redis-auth")
+    assert env_by_name(spec)["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == redis_secret
     for service in objects(stack_graph, "Service"):
         assert service["spec"]["type"] == "ClusterIP", "no NodePort/LoadBalancer anywhere"
     assert one(stack_graph, "Service", REDIS)["spec"]["clusterIP"] == "None"
     assert one(stack_graph, "StatefulSet", REDIS)["spec"]["serviceName"] == REDIS
 
 
-def test_outputs(stack_graph: dict[str, Any]) -> None:
+def test_outputs(stack_graph: dict[str, Any], generated_root: Path) -> None:
     outputs = stack_graph["outputs"]
     assert outputs["gatewayUrl"]["value"] == f"http://{GATEWAY}.{NS}.svc.cluster.local"
     assert outputs["redisServiceName"]["value"] == REDIS
-    annotations = one(stack_graph, "Deployment", GATEWAY)["spec"]["template"]["metadata"]["annotations"]
-    assert set(annotations) == {"llm-gateway/config-checksum", "llm-gateway/secrets-checksum"}
-    assert annotations["llm-gateway/config-checksum"] == outputs["configChecksum"]["value"]
+    # The checksum is for reviewers only: the pods roll because the ConfigMap's name changes.
+    environment = outputs["environment"]["value"]
+    assert outputs["configChecksum"]["value"] == load_generated_config(environment, LITELLM, generated_root).checksum
+    assert "annotations" not in one(stack_graph, "Deployment", GATEWAY)["spec"]["template"]["metadata"]
     assert not any(output["secret"] for output in outputs.values())
 
 
@@ -278,5 +284,5 @@ def test_portkey_engine(offline_runs: Any, custom_host_staging_root: Path) -> No
     # OSS Portkey has no virtual keys and reads no keys from env: none are mounted.
     assert not any("API_KEY" in name for name in env_by_name(spec))
     assert not objects(graph, "ServiceMonitor")  # no /metrics in the OSS build
-    data = one(graph, "ConfigMap", "llm-gateway-config")["data"]
+    data = auto_named(graph, "ConfigMap", CONFIG)["data"]
     assert any(key.startswith("portkey.") for key in data) and "litellm.config.yaml" not in data

@@ -11,16 +11,17 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings import (
+from program.generated_tree import GeneratedConfigError, load_generated_config
+from program.stack_settings import (
     ESC_PLACEHOLDER,
     PROVIDER_KEY_ESC_PATHS,
     PROVIDER_KEY_SETTINGS,
     SettingsError,
     StackSettings,
-    check_engine_serves_environment,
     parse_stack_settings,
     provider_key_problems,
 )
+from runtime.engines import ENGINES, LITELLM, PORTKEY
 from tools.offline import ROOT
 
 PROD_DIGEST = "redis:8.4.0@sha256:" + "a" * 64
@@ -48,7 +49,7 @@ def test_misspelled_key_is_named_with_a_suggestion() -> None:
     ("raw", "key", "fragment"),
     [
         ({"replicas": "three"}, "llm-gateway:replicas", "valid integer"),
-        ({"engine": "nginx"}, "llm-gateway:engine", "'litellm' or 'portkey'"),
+        ({"engine": "nginx"}, "llm-gateway:engine", "unknown engine 'nginx'; choose one of: litellm, portkey"),
         ({"gatewayMemoryLimit": "lots"}, "llm-gateway:gatewayMemoryLimit", "Kubernetes quantity"),
         ({"allowedNamespaces": '["Not_A_Namespace"]'}, "llm-gateway:allowedNamespaces[0]", "RFC 1123"),
         ({"redisImage": "redis"}, "llm-gateway:redisImage", "pinned by tag or digest"),
@@ -117,28 +118,42 @@ def test_plain_provider_key_is_named() -> None:
 # --- Portkey OSS engine: only for environments whose configs use custom_host ------------------
 
 
-def _portkey_tree(root: Path, target: dict[str, str]) -> Path:
-    portkey = root / "staging" / "portkey"
-    portkey.mkdir(parents=True)
-    nested = {"strategy": {"mode": "loadbalance"}, "targets": [{"strategy": {"mode": "fallback"}, "targets": [target]}]}
-    (portkey / "chat.json").write_text(json.dumps(nested))
-    (portkey / "code_generation.json").write_text(json.dumps({"targets": [{"custom_host": "https://x/v1"}]}))
+def _portkey_tree(root: Path, portkey_targets: str) -> Path:
+    # What the generator states in routing.json decides, not a search of the Portkey configs.
+    env_dir = root / "staging"
+    (env_dir / "portkey").mkdir(parents=True)
+    (env_dir / "portkey" / "chat.json").write_text(json.dumps({"targets": [{"custom_host": "https://x/v1"}]}))
+    (env_dir / "portkey" / "code_generation.json").write_text("{}")
+    manifest = {"environment": "staging", "portkey_targets": portkey_targets, "providers": {}, "tasks": {}}
+    (env_dir / "routing.json").write_text(json.dumps(manifest))
     return root
 
 
 def test_portkey_engine_needs_custom_host_configs(tmp_path: Path) -> None:
-    settings = parse_stack_settings({"engine": "portkey"}, "staging")
-    root = _portkey_tree(tmp_path / "keys", {"virtual_key": "staging-all-providers-openai"})
-    with pytest.raises(SettingsError) as caught:
-        check_engine_serves_environment(settings, root)
+    keys = _portkey_tree(tmp_path / "keys", "virtual_key")
+    with pytest.raises(GeneratedConfigError) as caught:
+        load_generated_config("staging", PORTKEY, keys)
     message = str(caught.value)
     assert message.startswith("llm-gateway:engine: portkey cannot serve environment 'staging'")
-    assert "(portkey/chat.json)" in message  # the nested target is found; the custom_host file is not named
+    assert "(portkey/chat.json, portkey/code_generation.json)" in message
     assert "environments.staging.portkey_targets: custom_host" in message
 
-    hosts = _portkey_tree(tmp_path / "hosts", {"custom_host": "https://api.openai.com/v1", "provider": "openai"})
-    check_engine_serves_environment(settings, hosts)  # no error
-    check_engine_serves_environment(parse_stack_settings({}, "staging"), root)  # litellm: not its concern
+    hosts = _portkey_tree(tmp_path / "hosts", "custom_host")
+    assert set(load_generated_config("staging", PORTKEY, hosts).files) == {
+        "routing.json",
+        "portkey/chat.json",
+        "portkey/code_generation.json",
+    }
+
+
+def test_engine_registry_and_settings_agree() -> None:
+    # Each engine's image setting is a declared setting whose default is the registry's image.
+    declared = _project_config()
+    for engine in ENGINES.values():
+        assert declared[engine.image_setting]["default"] == engine.default_image, engine.name
+        settings = parse_stack_settings({"engine": engine.name}, "staging")
+        assert settings.engine_spec is engine and settings.gateway_image == engine.default_image
+    assert StackSettings.model_fields["engine"].default == LITELLM.name
 
 
 def test_program_exits_2_naming_each_bad_key(offline_runs: Any) -> None:
@@ -211,9 +226,9 @@ def test_esc_environments_supply_every_provider_key_as_a_secret(env: str) -> Non
         for part in reference[2:-1].split("."):
             node = node[part]
         assert set(node) == {"fn::secret"}, f"{key} must be an fn::secret"
-        # The one placeholder the program refuses (components.settings.ESC_PLACEHOLDER), documented in the file.
+        # The one placeholder the program refuses (program.stack_settings.ESC_PLACEHOLDER), documented in the file.
         assert node["fn::secret"] == ESC_PLACEHOLDER, key
-    assert f"`{ESC_PLACEHOLDER}`, components.settings.ESC_PLACEHOLDER" in (ROOT / "esc" / f"{env}.yaml").read_text()
+    assert f"`{ESC_PLACEHOLDER}`, program.stack_settings.ESC_PLACEHOLDER" in (ROOT / "esc" / f"{env}.yaml").read_text()
 
 
 def test_esc_pulumi_config_keys_are_known_settings() -> None:
@@ -260,7 +275,8 @@ def _image_version(image: str) -> str:
 
 def test_default_litellm_image_is_the_runtime_version() -> None:
     version = _runtime_litellm_version()
-    default = StackSettings.model_fields["litellm_image"].default
+    default = LITELLM.default_image
+    assert StackSettings.model_fields["litellm_image"].default == default
     assert _image_version(default) == version
     assert _project_config()["litellmImage"]["default"] == default
     staging = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())["config"]

@@ -1,16 +1,16 @@
 """Typed stack settings for the llm-gateway Pulumi program.
 
 Every setting lives in the ``llm-gateway`` config namespace (``Pulumi.yaml`` declares each one
-with its type, default and description; ``tests/pulumi/test_settings.py`` keeps the two in step).
-Pulumi hands config to the program as strings, so this module parses them into a pydantic model
-that rejects unknown keys and ill-typed values. A mistake surfaces as one :class:`SettingsError`
-whose message names the key (``llm-gateway:replicas``) instead of a traceback from deep inside a
-component.
+with its type, default and description; ``tests/pulumi/test_stack_settings.py`` keeps the two in
+step). Pulumi hands config to the program as strings, so this module parses them into a pydantic
+model that rejects unknown keys and ill-typed values. A mistake surfaces as one
+:class:`SettingsError` whose message names the key (``llm-gateway:replicas``) instead of a
+traceback from deep inside a component.
 
 Provider API keys are different: they are secrets supplied by Pulumi ESC. They never enter the
 pydantic model (whose ``repr`` could end up in a log); the loader only checks that each is set and
 marked secret and not the ESC placeholder (:data:`ESC_PLACEHOLDER`), and hands them on as secret
-``pulumi.Output`` values.
+``pulumi.Output`` values. This module reads stack config only, never the generated tree.
 """
 
 from __future__ import annotations
@@ -20,23 +20,23 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import pulumi
-from pulumi.runtime import config as runtime_config
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
-from components.generated_config import generated_root, virtual_key_configs
+from program.kube import Autoscaling, Disruption, Resources
+from runtime.engines import DEFAULT_ENGINE, ENGINES, LITELLM, PORTKEY, Engine, UnknownEngineError, engine_named
 
 NAMESPACE = "llm-gateway"
 
 # Stack name → generated-config environment. Any other stack must set `environment` explicitly.
 STACK_ENVIRONMENTS: dict[str, str] = {"staging": "staging", "prod": "prod"}
 
-# Provider keys: config key → the environment variable name the generated LiteLLM config reads
-# (docs/CONTRACT.md). They come from ESC (`esc/<env>.yaml`), always as secrets.
+# Provider keys: config key → the environment variable the generated configs read it from (the
+# spec's `providers.<name>.api_key_env`, stated in routing.json; a test keeps the two in step).
+# They come from ESC (`esc/<env>.yaml`), always as secrets.
 PROVIDER_KEY_SETTINGS: dict[str, str] = {
     "openaiApiKey": "OPENAI_API_KEY",
     "anthropicApiKey": "ANTHROPIC_API_KEY",
@@ -87,6 +87,13 @@ def _image(value: str) -> str:
     return value
 
 
+def _engine_name(value: str) -> str:
+    try:
+        return engine_named(value).name
+    except UnknownEngineError as error:
+        raise ValueError(str(error)) from None
+
+
 def _module_path(value: str) -> str:
     if not value.startswith("/") or not value.endswith(".so"):
         raise ValueError(f"not an absolute path to a Redis module (.so): {value!r}")
@@ -97,6 +104,7 @@ Quantity = Annotated[str, AfterValidator(_quantity)]
 ModulePath = Annotated[str, AfterValidator(_module_path)]
 NamespaceName = Annotated[str, AfterValidator(_dns_label)]
 Image = Annotated[str, AfterValidator(_image)]
+EngineName = Annotated[str, AfterValidator(_engine_name)]
 
 
 class StackSettings(BaseModel):
@@ -106,12 +114,12 @@ class StackSettings(BaseModel):
 
     environment: Literal["staging", "prod"]
     namespace: NamespaceName = "llm-gateway"
-    engine: Literal["litellm", "portkey"] = "litellm"
+    engine: EngineName = DEFAULT_ENGINE
 
-    # The LiteLLM the runtime and every measurement use (runtime/litellm/requirements.txt; a test
-    # keeps the two equal). Prod pins a digest in Pulumi.prod.yaml.
-    litellm_image: Image = "ghcr.io/berriai/litellm:v1.106.12"
-    portkey_image: Image = "portkeyai/gateway:1.15.2"
+    # One image setting per engine (runtime/engines.py names it). The defaults are the versions the
+    # tests run (runtime/litellm/requirements.txt; a test keeps the two equal). Prod pins digests.
+    litellm_image: Image = LITELLM.default_image
+    portkey_image: Image = PORTKEY.default_image
     # Redis 8 ships the query engine (RediSearch) that LiteLLM's `redis-semantic` cache needs.
     redis_image: Image = "redis:8.4.0"
     require_image_digests: bool = False
@@ -146,15 +154,48 @@ class StackSettings(BaseModel):
             # A PDB that keeps every replica blocks every node drain.
             raise _KeyedError("pdbMinAvailable", f"must be < replicas ({self.replicas})")
         if self.require_image_digests:
-            for key, image in (("redisImage", self.redis_image), (f"{self.engine}Image", self.gateway_image)):
+            for key, image in (("redisImage", self.redis_image), (self.engine_spec.image_setting, self.gateway_image)):
                 if not _DIGEST.search(image):
                     raise _KeyedError(key, f"this stack requires an image pinned @sha256:<digest>: {image!r}")
         return self
 
     @property
+    def engine_spec(self) -> Engine:
+        """The registry entry of the engine this stack runs."""
+        return ENGINES[self.engine]
+
+    @property
     def gateway_image(self) -> str:
-        """The image of the engine this stack runs."""
-        return self.litellm_image if self.engine == "litellm" else self.portkey_image
+        """The image of the engine this stack runs (the setting the registry names for it)."""
+        image: str = getattr(self, _field_of_alias(self.engine_spec.image_setting))
+        return image
+
+    @property
+    def gateway_resources(self) -> Resources:
+        return Resources(
+            self.gateway_cpu_request, self.gateway_cpu_limit, self.gateway_memory_request, self.gateway_memory_limit
+        )
+
+    @property
+    def autoscaling(self) -> Autoscaling:
+        return Autoscaling(self.replicas, self.max_replicas, self.target_cpu_utilization)
+
+    @property
+    def disruption(self) -> Disruption:
+        return Disruption(self.pdb_min_available)
+
+    @property
+    def redis_resources(self) -> Resources:
+        # Requests equal limits for memory: maxmemory is sized from it, and Redis must not be evicted.
+        memory = f"{self.redis_memory_mi}Mi"
+        return Resources(self.redis_cpu_request, self.redis_cpu_limit, memory, memory)
+
+
+def _field_of_alias(alias: str) -> str:
+    for name, field in StackSettings.model_fields.items():
+        if field.alias == alias:
+            return name
+    raise KeyError(alias)
 
 
 class _KeyedError(ValueError):
@@ -184,17 +225,17 @@ def _raw_namespace_config() -> dict[str, str]:
     """All config values in our namespace, by short key.
 
     ``pulumi.Config`` can only answer for keys it is asked about, so a misspelled key would go
-    unnoticed; the runtime's config map (filled by the language host, or by the offline runner)
-    lists every key that was set.
+    unnoticed; the language host passes the whole config map to the program (``PULUMI_CONFIG``,
+    which the offline runner sets the same way), and that lists every key that was set.
     """
-    merged: dict[str, Any] = {**runtime_config.get_config_env(), **runtime_config.CONFIG.get()}
     prefix = f"{NAMESPACE}:"
-    return {key[len(prefix) :]: value for key, value in merged.items() if key.startswith(prefix)}
+    config: dict[str, Any] = pulumi.runtime.get_config_env()
+    return {key[len(prefix) :]: value for key, value in config.items() if key.startswith(prefix)}
 
 
 def _is_secret(full_key: str) -> bool:
-    # The language host passes secret keys either way, depending on how the program is launched.
-    return runtime_config.is_config_secret(full_key) or full_key in runtime_config.get_config_secret_keys_env()
+    # The CLI names secret keys in PULUMI_CONFIG_SECRET_KEYS; an embedding program may set them instead.
+    return pulumi.runtime.is_config_secret(full_key) or full_key in pulumi.runtime.get_config_secret_keys_env()
 
 
 def _decode(value: Any) -> Any:
@@ -289,26 +330,6 @@ def provider_key_problems(raw: dict[str, Any], is_secret: Callable[[str], bool],
     return problems
 
 
-def check_engine_serves_environment(settings: StackSettings, root: Path | None = None) -> None:
-    """The Portkey OSS image has no virtual keys: it can only serve ``custom_host`` configs.
-
-    Reads the environment's generated ``portkey/*.json``. A missing tree is left for
-    :func:`components.generated_config.load_generated_config` to report. Raises :class:`SettingsError`.
-    """
-    if settings.engine != "portkey":
-        return
-    env_dir = (root or generated_root()) / settings.environment
-    offending = virtual_key_configs(env_dir)
-    if offending:
-        raise SettingsError(
-            f"{NAMESPACE}:engine: portkey cannot serve environment {settings.environment!r}: its generated "
-            f"Portkey configs target virtual_key ({', '.join(offending)}), and the OSS Portkey image has no "
-            "virtual keys. Use Portkey's hosted gateway with these configs (engine: litellm in-cluster), or set "
-            f"`environments.{settings.environment}.portkey_targets: custom_host` in gateway_config/routing.yaml "
-            "and run `make generate`."
-        )
-
-
 def load_settings() -> LoadedSettings:
     """Read and validate this stack's config. Raises :class:`SettingsError` naming the bad keys."""
     raw = _raw_namespace_config()
@@ -318,7 +339,6 @@ def load_settings() -> LoadedSettings:
     problems = provider_key_problems(raw, _is_secret, stack_name)
     if problems:
         raise SettingsError("\n".join(problems))
-    check_engine_serves_environment(stack)
 
     config = pulumi.Config(NAMESPACE)
     keys = {env_var: config.require_secret(key) for key, env_var in PROVIDER_KEY_SETTINGS.items()}

@@ -1,0 +1,137 @@
+"""The gateway engines: every fact that differs between LiteLLM and the Portkey gateway, in one place.
+
+The Pulumi program (``components/gateway.py``), the reader of the generated tree
+(``program/generated_tree.py``), the local runner (``local/``) and the Makefile read this registry
+instead of testing engine names. Adding an engine is one :class:`Engine` entry here, plus its
+install recipe (``make runtime-<name>``) and its local start function in ``local/processes.py``.
+
+Standard library only: ``make`` reads the engine names with the system Python
+(``python3 -m runtime.engines``) before any virtual environment exists.
+The measured behaviour behind these facts is in docs/runtime-facts.md.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Literal
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A container probe: an HTTP GET on ``path`` or, without a path, a TCP connect."""
+
+    path: str | None
+    period_seconds: int
+    failure_threshold: int
+    timeout_seconds: int = 1
+
+
+@dataclass(frozen=True)
+class Engine:
+    """One gateway engine: its container, what it serves and reads, and how it runs locally."""
+
+    name: str
+    # Stack setting that holds the engine's image, and its default (the version the tests run).
+    image_setting: str
+    default_image: str
+    port: int
+    # The image's non-root user; the pod runs as it with a read-only root filesystem.
+    run_as_user: int
+    # Container command (None: the image's entrypoint) and arguments; ``{config_dir}`` and
+    # ``{port}`` are filled in by the component.
+    command: tuple[str, ...] | None
+    args: tuple[str, ...]
+    working_dir: str | None
+    # Plain environment the engine needs in every deployment (never a secret).
+    plain_env: tuple[tuple[str, str], ...]
+    # Generated files (globs relative to ``generated/<env>/``) its pods carry.
+    serves: tuple[str, ...]
+    # Whether its containers read the provider keys, the admin key and Redis from the environment.
+    reads_secrets: bool
+    startup_probe: Probe
+    liveness_probe: Probe
+    readiness_probe: Probe
+    # Prometheus endpoint, or None when the engine exports no metrics.
+    metrics_path: str | None
+    # Whether it resolves Portkey virtual keys / Model Catalog providers (only Portkey's hosted
+    # gateway does; neither in-cluster engine can).
+    resolves_portkey_providers: bool
+    # How a client names the route: the LiteLLM model group (the task), or a Portkey config per request.
+    route_selector: Literal["model_group", "portkey_config_header"]
+    # `make` target that installs the local runtime.
+    install_target: str
+
+
+LITELLM = Engine(
+    name="litellm",
+    image_setting="litellmImage",
+    # The version runtime/litellm/requirements.txt pins and every test ran (a test keeps them equal).
+    default_image="ghcr.io/berriai/litellm:v1.106.12",
+    port=4000,
+    run_as_user=65532,
+    command=None,
+    args=("--config", "{config_dir}/litellm/config.yaml", "--port", "{port}"),
+    working_dir=None,
+    # Caches and UI rewrites go to the writable emptyDir, not the read-only image.
+    plain_env=(("HOME", "/tmp"), ("LITELLM_UI_PATH", "/tmp/litellm-ui")),
+    serves=("routing.json", "litellm/config.yaml", "litellm/env.json"),
+    reads_secrets=True,
+    # Start-up takes ~5 s; allow up to 2 min on a cold node before liveness takes over.
+    startup_probe=Probe("/health/liveliness", period_seconds=5, failure_threshold=24),
+    liveness_probe=Probe("/health/liveliness", period_seconds=10, failure_threshold=3, timeout_seconds=3),
+    # /health/readiness answers only once the router and its config are loaded.
+    readiness_probe=Probe("/health/readiness", period_seconds=5, failure_threshold=3, timeout_seconds=3),
+    metrics_path="/metrics",
+    resolves_portkey_providers=False,
+    route_selector="model_group",
+    install_target="runtime-litellm",
+)
+
+PORTKEY = Engine(
+    name="portkey",
+    image_setting="portkeyImage",
+    default_image="portkeyai/gateway:1.15.2",
+    port=8787,
+    # `node` in the image.
+    run_as_user=1000,
+    command=("node", "build/start-server.js"),
+    # Without --headless / NODE_ENV=production it serves a console and /log/stream that print every
+    # request, API keys included.
+    args=("--headless", "--port={port}"),
+    working_dir="/app",
+    plain_env=(("NODE_ENV", "production"),),
+    # Configs travel per request (x-portkey-config); the pods carry them for clients and reviewers.
+    serves=("routing.json", "portkey/*.json"),
+    # The OSS build has no virtual keys: the caller supplies provider credentials per request.
+    reads_secrets=False,
+    # No /health route: TCP probes.
+    startup_probe=Probe(None, period_seconds=2, failure_threshold=30),
+    liveness_probe=Probe(None, period_seconds=10, failure_threshold=3),
+    readiness_probe=Probe(None, period_seconds=5, failure_threshold=2),
+    metrics_path=None,
+    resolves_portkey_providers=False,
+    route_selector="portkey_config_header",
+    install_target="runtime-portkey",
+)
+
+ENGINES: dict[str, Engine] = {engine.name: engine for engine in (LITELLM, PORTKEY)}
+DEFAULT_ENGINE = LITELLM.name
+
+
+class UnknownEngineError(ValueError):
+    """An engine name the registry does not know."""
+
+
+def engine_named(name: str) -> Engine:
+    """The registry entry for ``name``; raises :class:`UnknownEngineError` naming the choices."""
+    try:
+        return ENGINES[name]
+    except KeyError:
+        raise UnknownEngineError(f"unknown engine {name!r}; choose one of: {', '.join(ENGINES)}") from None
+
+
+if __name__ == "__main__":
+    # `make` asks for the names (ENGINES := $(shell python3 -m runtime.engines)).
+    print(" ".join(ENGINES))
+    sys.exit(0)
