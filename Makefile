@@ -10,12 +10,27 @@ STAMP := $(VENV)/.installed
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.txt
+# The whole tree is pinned with hashes (requirements-dev.txt = the deploy lock requirements.txt plus
+# the test tools); --no-deps: nothing outside the lock gets in. pip's notes about this machine's
+# local package folders are filtered, as for the LiteLLM environment below.
+$(STAMP): requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --require-hashes --no-deps --only-binary :all: \
+		-r requirements-dev.txt 2> >(grep -v "^WARNING: Location" >&2)
+	$(PY) -m pip check --disable-pip-version-check
 	touch $(STAMP)
 
-venv: $(STAMP) ## create .venv with the pinned Pulumi/generator/test dependencies
+venv: $(STAMP) ## create .venv with the hash-locked Pulumi/generator/test dependencies
+
+# --universal: one lock for every platform; resolved against PyPI itself (this machine's local
+# package folders would give other pins and one hash per package).
+UV_COMPILE = $(VENV)/bin/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes --no-annotate \
+	--index-url https://pypi.org/simple --custom-compile-command "make lock"
+
+.PHONY: lock
+lock: $(STAMP) ## re-resolve requirements.in and requirements-dev.in into the hash-pinned locks (needs PyPI)
+	$(UV_COMPILE) requirements-dev.in -o requirements-dev.txt
+	$(UV_COMPILE) requirements.in --constraint requirements-dev.txt -o requirements.txt
 
 validate: $(STAMP) ## validate gateway_config/routing.yaml
 	$(PY) -m gateway_config validate
@@ -64,6 +79,11 @@ $(LITELLM_STAMP): runtime/litellm/requirements.txt
 	touch $@
 
 runtime-litellm: $(LITELLM_STAMP) ## LiteLLM proxy, pinned with hashes, in runtime/litellm/.venv
+
+LITELLM_PACKAGE = $(wildcard runtime/litellm/.venv/lib/python3*/site-packages/litellm)
+.PHONY: prices
+prices: $(STAMP) $(LITELLM_STAMP) ## refresh gateway_config/litellm_prices.json from the pinned LiteLLM's price map
+	$(PY) -m gateway_config.prices extract $(LITELLM_PACKAGE)
 
 # --ignore-scripts: the package's only install script is a patch-package no-op.
 $(PORTKEY_STAMP): runtime/portkey/package.json runtime/portkey/package-lock.json

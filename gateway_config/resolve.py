@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import cast
 
+from gateway_config.prices import Price, model_price
 from gateway_config.spec import (
     Cache,
     CacheOverride,
@@ -46,6 +47,8 @@ class ResolvedTarget:
     virtual_key: str | None
     timeout_seconds: float
     embedding_dimensions: int | None = None
+    # USD per token from LiteLLM's price map (None for Snowflake Cortex, billed in credits).
+    price: Price | None = None
 
     @property
     def label(self) -> str:
@@ -207,6 +210,7 @@ def _resolve_target(spec: RoutingSpec, environment: str, model_name: str, timeou
         virtual_key=virtual_key_slug(spec, key_name, model.provider) if use_keys and key_name else None,
         timeout_seconds=timeout_seconds,
         embedding_dimensions=model.embedding_dimensions,
+        price=None if provider.kind == "snowflake_cortex" else model_price(provider.kind, model.id, model.price_as),
     )
 
 

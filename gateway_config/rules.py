@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from gateway_config.errors import KeyPath, Problem
+from gateway_config.prices import PriceError, model_price
 from gateway_config.resolve import effective_defaults, tier_chain
 from gateway_config.spec import ENVIRONMENT_NAMES, Cache, CacheOverride, RetryOverride, RoutingSpec
 
@@ -67,6 +68,13 @@ def _check_models(spec: RoutingSpec) -> Iterator[Problem]:
                 ("models", name, "embedding_dimensions"),
                 "a Snowflake Cortex embedding model needs embedding_dimensions 768 or 1024",
             )
+        elif spec.providers[model.provider].kind != CORTEX:
+            # Cortex bills in Snowflake credits; everything the gateway calls must be priced, or its
+            # spend metrics, budgets and cost projections would count it as free.
+            try:
+                model_price(spec.providers[model.provider].kind, model.id, model.price_as)
+            except PriceError as error:
+                yield Problem(("models", name, "price_as" if model.price_as else "id"), str(error))
 
 
 def _route_kinds(spec: RoutingSpec, tier_name: str) -> set[tuple[str, bool]]:

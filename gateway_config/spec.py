@@ -81,6 +81,11 @@ class Model(StrictModel):
         "every request routed to it",
     )
     embedding_dimensions: Annotated[int, Field(ge=1, le=8192)] | None = None
+    price_as: Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")] | None = Field(
+        default=None,
+        description="key of LiteLLM's price map to price this model by, when the map has no entry for the "
+        "provider's own model id (OpenRouter models): the same model served by another provider",
+    )
     description: str = ""
 
 

@@ -62,6 +62,18 @@ def _api_key(target: ResolvedTarget) -> str:
     return env_reference(target.api_key_env)
 
 
+def _cost(target: ResolvedTarget) -> dict[str, float]:
+    """The target's price from the pinned LiteLLM's map, stated per deployment: LiteLLM then prices
+    every call (spend metrics, the request log) the way the cost projection does, and models priced
+    through `price_as` (which LiteLLM could not find by itself) are not logged as free."""
+    if target.price is None:
+        return {}
+    return {
+        "input_cost_per_token": target.price.input_per_token,
+        "output_cost_per_token": target.price.output_per_token,
+    }
+
+
 def _api_base(target: ResolvedTarget) -> str:
     # LiteLLM appends `/v1/messages` to an Anthropic api_base; the spec's URL already ends in /v1
     # (as Portkey's custom_host requires), so it is dropped here rather than sent twice.
@@ -145,6 +157,7 @@ def _deployment(task: ResolvedTask, deployment: Deployment, environment_cache: C
         "order": deployment.order,
         "timeout": target.timeout_seconds,
         "stream_timeout": target.timeout_seconds,
+        **_cost(target),
     }
     if deployment.weight is not None:
         params["weight"] = deployment.weight
@@ -206,6 +219,7 @@ def _semantic_cache_deployment(environment: ResolvedEnvironment) -> list[dict[st
                 "api_base": _api_base(target),
                 "api_key": _api_key(target),
                 "timeout": target.timeout_seconds,
+                **_cost(target),
             },
             "model_info": {"id": f"{SEMANTIC_CACHE_GROUP}/{target.model}"},
         }

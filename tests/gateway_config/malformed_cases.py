@@ -50,13 +50,13 @@ CASES = (
         "duplicate-model",
         "Two models with one name.",
         (("  deepseek-chat:\n", "  llama-3.3-70b:\n"),),
-        ((40, "models.llama-3.3-70b: duplicate key: each name may appear only once"),),  # the second one
+        ((41, "models.llama-3.3-70b: duplicate key: each name may appear only once"),),  # the second one
     ),
     Case(
         "duplicate-task",
         "PyYAML would keep the second `code_generation` and drop the first silently.",
         (("  chat:\n    tier: tier2\n", "  code_generation:\n    tier: tier2\n"),),
-        ((79, "tasks.code_generation: duplicate key: each name may appear only once"),),  # the second one
+        ((81, "tasks.code_generation: duplicate key: each name may appear only once"),),  # the second one
     ),
     Case(
         "experiment-on-cortex-task",
@@ -136,7 +136,7 @@ CASES = (
         "missing-task-tier",
         "A task without a tier is reported at its own line.",
         (("  chat:\n    tier: tier2\n", "  chat:\n    description: conversational assistants\n"),),
-        ((79, "tasks.chat.tier: required key is missing"),),  # the line of `chat:`
+        ((81, "tasks.chat.tier: required key is missing"),),  # the line of `chat:`
     ),
     Case(
         "no-key-for-routed-provider",
@@ -144,7 +144,7 @@ CASES = (
         (("      openrouter: prod-openrouter-exp\n", ""),),
         (
             (
-                146,  # prod's `virtual_keys:`
+                148,  # prod's `virtual_keys:`
                 "environments.prod.virtual_keys: no virtual key for provider 'openrouter' "
                 "(task 'experimental' routes to it)",
             ),
@@ -194,7 +194,7 @@ CASES = (
         "semantic-cache-without-embedding-model",
         "A semantic cache embeds prompts: it needs an embedding model.",
         (("    embedding_model: text-embedding-3-small\n", ""),),
-        ((89, "defaults.cache.embedding_model: a semantic cache needs an embedding_model"),),  # `defaults.cache:`
+        ((91, "defaults.cache.embedding_model: a semantic cache needs an embedding_model"),),  # `defaults.cache:`
     ),
     Case(
         "slo-percent-over-100",
@@ -213,7 +213,7 @@ CASES = (
         (("        chat: 400\n", "        chat: 1200\n"),),
         (
             (
-                142,  # staging's `budgets.tasks:`
+                144,  # staging's `budgets.tasks:`
                 "environments.staging.budgets.tasks: task budgets add up to 1600 USD, more than monthly_usd 1500",
             ),
         ),
@@ -356,6 +356,6 @@ CASES = (
         "weights-total-zero",
         "Loadbalance weights need a positive total, or no target gets traffic.",
         (("weight: 3\n", "weight: 0\n"), ("weight: 1\n", "weight: 0\n")),
-        ((62, "tiers.experimental.targets: loadbalance weights must have a positive total"),),  # `targets:`
+        ((64, "tiers.experimental.targets: loadbalance weights must have a positive total"),),  # `targets:`
     ),
 )

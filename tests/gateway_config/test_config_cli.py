@@ -176,17 +176,17 @@ def test_diff_names_targets_traffic_retry_timeout_and_cache_changes(tmp_path: Pa
     chat = markdown[markdown.index("- **chat**") : markdown.index("- **code_generation**")]
     for line in (
         "  - traffic `openai/gpt-4o-mini`: 90% → 70% (-20 pp)",
-        "  - traffic `anthropic/claude-3-5-haiku-20241022`: 10% → 30% (+20 pp)",
+        "  - traffic `anthropic/claude-haiku-4-5-20251001`: 10% → 30% (+20 pp)",
         "  - retry.attempts: 3 → 1",
         "  - cache.mode: semantic → simple",
         "  - request timeout: 30 s → 20 s",
-        "  - timeout `anthropic/claude-3-5-haiku-20241022`: 30 s → 20 s",
+        "  - timeout `anthropic/claude-haiku-4-5-20251001`: 30 s → 20 s",
         "  - experiment `chat-haiku-first`: 10% → 30%",
     ):
         assert line in chat.splitlines(), f"{line!r} not in\n{markdown}"
     code = markdown[markdown.index("- **code_generation**") :]
-    assert "  - target added: `anthropic/claude-3-5-haiku-20241022`" in code.splitlines()
-    assert "  - target removed: `anthropic/claude-sonnet-4-20250514`" in code.splitlines()
+    assert "  - target added: `anthropic/claude-haiku-4-5-20251001`" in code.splitlines()
+    assert "  - target removed: `anthropic/claude-sonnet-4-5-20250929`" in code.splitlines()
 
 
 def test_diff_of_identical_specs(tmp_path: Path) -> None:

@@ -88,10 +88,10 @@ def test_experiment_carves_its_share_out_of_the_control() -> None:
         (d["litellm_params"]["model"], d["litellm_params"]["order"], d["litellm_params"].get("weight")) for d in chat
     ] == [
         ("openai/gpt-4o-mini", 1, 90.0),
-        ("anthropic/claude-3-5-haiku-20241022", 1, 10.0),
+        ("anthropic/claude-haiku-4-5-20251001", 1, 10.0),
         # The split leaves nothing behind order 1: the control chain's last target is repeated as the
         # single last resort, which is never cooled down quickly (no 429 for the whole group).
-        ("anthropic/claude-3-5-haiku-20241022", 2, None),
+        ("anthropic/claude-haiku-4-5-20251001", 2, None),
     ]
     assert [d["model_info"].get("allowed_fails") for d in chat] == [0, 0, None]
     assert chat[2]["model_info"]["id"] == "chat/claude-haiku/last-resort"

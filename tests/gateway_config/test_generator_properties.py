@@ -59,14 +59,24 @@ def routing_specs(draw: st.DrawFn) -> dict[str, Any]:
     models: dict[str, Any] = {}
     for provider in gateway_providers:
         for index in range(draw(st.integers(1, 3))):
-            model: dict[str, Any] = {"provider": provider, "id": f"{draw(names)}/{provider}-{index}"}
+            # Random ids are not in LiteLLM's price map: each names the entry it is priced as.
+            model: dict[str, Any] = {
+                "provider": provider,
+                "id": f"{draw(names)}/{provider}-{index}",
+                "price_as": draw(st.sampled_from(["gpt-4o", "gpt-4o-mini", "claude-haiku-4-5-20251001"])),
+            }
             if draw(st.booleans()):
                 model["timeout_seconds"] = draw(timeouts)
             models[f"{provider}-m{index}"] = model
     chat_models = list(models)
     semantic = draw(st.booleans())
     if semantic:
-        models["embedder"] = {"provider": gateway_providers[0], "id": "text-embedding-3-small", "kind": "embedding"}
+        models["embedder"] = {
+            "provider": gateway_providers[0],
+            "id": "text-embedding-3-small",
+            "kind": "embedding",
+            "price_as": "text-embedding-3-small",
+        }
     if with_cortex:
         models["arctic"] = {
             "provider": "cortex",
