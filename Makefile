@@ -59,8 +59,8 @@ bench-build: $(STAMP) ## time the generator on the real spec and a synthetic 1,0
 
 .PHONY: plan
 STACK ?= staging
-plan: $(STAMP) ## offline plan of STACK (staging|prod): resource tree, no credentials; OUT=dir writes manifests
-	$(PY) -m tools.plan --stack $(STACK) $(if $(OUT),--out $(OUT))
+plan: $(STAMP) ## offline plan of STACK (staging|prod): resource tree, no credentials; OUT=dir writes manifests; PLAN_KUBECONFIG=file checks a kubeconfig
+	$(PY) -m tools.plan --stack $(STACK) $(if $(OUT),--out $(OUT)) $(if $(PLAN_KUBECONFIG),--kubeconfig $(PLAN_KUBECONFIG))
 
 # --- local runtimes (issue 4): the real gateways on loopback, each in its own environment ------------
 LITELLM_VENV := runtime/litellm/.venv

@@ -16,7 +16,10 @@ from components.gateway import Gateway, GatewayArgs, MissingProviderKeyError, Mo
 from components.namespace import GatewayNamespace, GatewayNamespaceArgs
 from components.redis import RedisCache, RedisCacheArgs
 from components.secrets import GatewaySecrets, GatewaySecretsArgs
+from gateway_config.runtime_env import redis_acl_rules
+from program.cluster import cluster_provider
 from program.generated_tree import GeneratedConfigError, load_generated_config
+from program.kube import Resources
 from program.stack_settings import SettingsError, load_settings
 
 NAME = "llm-gateway"
@@ -35,8 +38,11 @@ try:
 except (SettingsError, GeneratedConfigError) as error:
     _refuse(error)
 
-namespace = GatewayNamespace(NAME, GatewayNamespaceArgs(name=settings.namespace))
-in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
+# Every Kubernetes object through the stack's own provider (its kubeconfig from ESC, checked above).
+cluster = cluster_provider(f"{NAME}-cluster", loaded.kubeconfig, settings.kube_context, settings.cluster_server)
+on_cluster = pulumi.ResourceOptions(providers={"kubernetes": cluster})
+namespace = GatewayNamespace(NAME, GatewayNamespaceArgs(name=settings.namespace), opts=on_cluster)
+in_namespace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(depends_on=[namespace]))
 
 secrets = GatewaySecrets(
     NAME,
@@ -44,11 +50,16 @@ secrets = GatewaySecrets(
     opts=in_namespace,
 )
 
-redis = RedisCache(
-    f"{NAME}-redis",
+# Two instances: cached responses may be evicted under memory pressure, the router's cooldowns and
+# usage counters never (a burst of cache writes must not make the fleet forget a dead provider).
+cache_redis = RedisCache(
+    f"{NAME}-redis-cache",
     RedisCacheArgs(
         namespace=namespace.namespace_name,
         image=settings.redis_image,
+        role="cache",
+        eviction_policy="allkeys-lru",
+        acl_rules=redis_acl_rules(semantic_cache=generated.semantic_cache),
         # Only the gateway's pods may connect.
         client_pod_labels=Gateway.POD_LABELS,
         resources=settings.redis_resources,
@@ -57,6 +68,25 @@ redis = RedisCache(
         persistence=settings.redis_persistence,
         storage_size=settings.redis_storage_size,
         storage_class=settings.redis_storage_class,
+    ),
+    opts=in_namespace,
+)
+state_memory = f"{settings.router_state_memory_mi}Mi"
+state_redis = RedisCache(
+    f"{NAME}-redis-state",
+    RedisCacheArgs(
+        namespace=namespace.namespace_name,
+        image=settings.redis_image,
+        role="state",
+        eviction_policy="noeviction",
+        acl_rules=redis_acl_rules(semantic_cache=False),
+        client_pod_labels=Gateway.POD_LABELS,
+        # Keys of a few bytes that expire within a minute: small, no modules, nothing to persist.
+        resources=Resources("50m", "250m", state_memory, state_memory),
+        memory_mi=settings.router_state_memory_mi,
+        modules=[],
+        persistence=False,
+        storage_size=settings.redis_storage_size,
     ),
     opts=in_namespace,
 )
@@ -69,7 +99,8 @@ try:
             engine=settings.engine_spec,
             image=settings.gateway_image,
             generated=generated,
-            redis=redis.endpoint,
+            cache_redis=cache_redis.endpoint,
+            state_redis=state_redis.endpoint,
             secrets=secrets,
             resources=settings.gateway_resources,
             autoscaling=settings.autoscaling,
@@ -77,8 +108,12 @@ try:
             zone_spread=settings.zone_spread,
             allowed_namespaces=settings.allowed_namespaces,
             monitoring=Monitoring(settings.monitoring_namespace, settings.service_monitor),
+            cors_origins=settings.cors_origins,
+            egress_proxy=settings.egress_proxy_target,
         ),
-        opts=pulumi.ResourceOptions(depends_on=[namespace, redis, secrets]),
+        opts=pulumi.ResourceOptions.merge(
+            on_cluster, pulumi.ResourceOptions(depends_on=[namespace, cache_redis, state_redis, secrets])
+        ),
     )
 except MissingProviderKeyError as error:
     _refuse(error)
@@ -89,4 +124,5 @@ pulumi.export("namespace", namespace.namespace_name)
 pulumi.export("gatewayUrl", gateway.url)
 pulumi.export("gatewayServiceName", gateway.service_name)
 pulumi.export("configChecksum", gateway.config_checksum)
-pulumi.export("redisServiceName", redis.service_name)
+pulumi.export("redisCacheServiceName", cache_redis.service_name)
+pulumi.export("redisStateServiceName", state_redis.service_name)

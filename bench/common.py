@@ -25,7 +25,6 @@ from typing import Any
 import httpx
 import yaml
 
-from gateway_config import runtime_env
 from gateway_config.runtime_env import MASTER_KEY
 from local.client import (
     CHAT_PATH,
@@ -38,30 +37,26 @@ from local.client import (
 )
 from local.environment import (
     LocalEnvironment,
-    LocalRedis,
+    LocalRedisPair,
     prepare_environment,
     private_work_dir,
     provider_key_envs,
 )
 from local.mock_provider import MockControl
 from local.processes import (
-    LOOPBACK,
     REPO_ROOT,
+    RedisServers,
     ServerProcess,
     start_litellm,
     start_mock_provider,
     start_portkey,
-    start_redis,
+    start_redis_pair,
 )
 
 # The committed generated tree: what `pulumi up` deploys and what `make check` keeps fresh.
 GENERATED_LOCAL = REPO_ROOT / "gateway_config" / "generated" / "local"
 # The committed local manifest: which provider reads its key from which variable.
 LOCAL_ROUTING = json.loads((GENERATED_LOCAL / "routing.json").read_text())
-BENCH_REDIS_PASSWORD = "bench-redis-password"
-# LiteLLM reads Redis from these variables even without `redis_*` in its config: a server that must
-# not share state (minimal config, unshared replicas) must not inherit them from this process.
-REDIS_ENV_VARS = (runtime_env.REDIS_HOST, runtime_env.REDIS_PORT, runtime_env.REDIS_PASSWORD, "REDIS_URL")
 # The task every gateway bench drives: tier 1, two targets in order, cache on, 5 s timeout in `local`.
 BENCH_TASK = "code_generation"
 
@@ -262,8 +257,6 @@ class Stack:
         self._previous_sigterm: Any = None
 
     def __enter__(self) -> Stack:
-        for var in REDIS_ENV_VARS:
-            os.environ.pop(var, None)
         self._previous_sigterm = signal.signal(signal.SIGTERM, _raise_interrupted)
         try:
             # Entered first, so it is deleted last, after every server writing into it has stopped.
@@ -297,9 +290,11 @@ class Stack:
         control.reset()
         return server, control
 
-    def redis(self) -> tuple[ServerProcess, LocalRedis]:
-        server = self._owned(start_redis(self.logs, password=BENCH_REDIS_PASSWORD))
-        return server, LocalRedis(LOOPBACK, server.port, BENCH_REDIS_PASSWORD)
+    def redis(self) -> tuple[RedisServers, LocalRedisPair]:
+        """The cache and router-state Redis instances, as the cluster runs them."""
+        servers = start_redis_pair(self.logs)
+        self._exit.callback(servers.stop)
+        return servers, servers.endpoints
 
     def litellm(self, config: Path, env: Mapping[str, str], name: str = "litellm") -> ServerProcess:
         return self._owned(start_litellm(config, self.logs, env=env, name=name))
@@ -307,7 +302,7 @@ class Stack:
     def portkey(self) -> ServerProcess:
         return self._owned(start_portkey(self.logs))
 
-    def generated(self, name: str, mock_url: str, redis: LocalRedis | None) -> GeneratedLocal:
+    def generated(self, name: str, mock_url: str, redis: LocalRedisPair | None) -> GeneratedLocal:
         """The committed generated ``local`` tree, endpoints rewritten to this run's mock (and Redis)."""
         env = prepare_environment(GENERATED_LOCAL, self.work / name, mock_url, redis)
         return GeneratedLocal(env)

@@ -6,13 +6,19 @@ from the engine registry (``runtime/engines.py``). The generated files go into a
 ConfigMap whose generated name the pod spec takes from its output, as the Secrets' names are: a
 routing change or a rotated key creates a new object, rolls the pods onto it through the
 Deployment, and deletes the old object last, so no pod ever starts without its config or keys.
-Pods are hardened to the ``restricted`` Pod Security Standard, spread across zones, autoscaled,
-protected by a PDB, and fenced by a NetworkPolicy that admits only the listed namespaces and lets
-them reach only Redis, DNS and HTTPS.
+Pods are hardened to the ``restricted`` Pod Security Standard, run as a ServiceAccount of their own
+(no token mounted), spread across zones, autoscaled, and protected by a PDB that bounds how many
+leave at once. A NetworkPolicy admits only the listed namespaces and lets the pods reach only their
+Redis, the cluster DNS, and HTTPS on public addresses (or only the stack's egress proxy).
+
+On rollout or drain a pod first pauses (preStop) so the endpoints stop sending it new requests,
+then finishes what is in flight: its grace period is computed from the generated routes (the
+longest a request can take across every target, retry and wait) so no request is cut.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar, Literal
 
@@ -21,13 +27,28 @@ import pulumi_kubernetes as k8s
 
 from components.redis import RedisEndpoint
 from components.secrets import GatewaySecrets
-from gateway_config.runtime_env import MASTER_KEY, REDIS_HOST, REDIS_PASSWORD, REDIS_PORT
+from gateway_config.runtime_env import (
+    CACHE_REDIS_HOST,
+    CACHE_REDIS_PASSWORD,
+    CACHE_REDIS_PORT,
+    CACHE_REDIS_URL,
+    MASTER_KEY,
+    STATE_REDIS_HOST,
+    STATE_REDIS_PASSWORD,
+    STATE_REDIS_PORT,
+)
+from program.egress import CLUSTER_DNS_NAMESPACE, CLUSTER_DNS_POD_LABELS, NON_PUBLIC_IPV4, EgressProxy
 from program.generated_tree import GeneratedConfig
 from program.kube import Autoscaling, Disruption, Resources, object_labels, object_name, selector_labels
-from runtime.engines import Engine, Probe
+from runtime.engines import NO_BROWSER_ORIGIN, NO_TRUSTED_HOST, POD_TMP, Engine, Probe
 
 CONFIG_MOUNT = "/etc/llm-gateway"
 SERVICE_PORT = 80
+# How long a terminating pod keeps accepting connections before it stops: the endpoint controller
+# and every node's proxy must drop it from the Service first (seconds, in practice).
+ENDPOINT_DRAIN_SECONDS = 10
+# On top of the longest request: process exit, a slow client reading the last bytes.
+SHUTDOWN_MARGIN_SECONDS = 15
 
 
 class MissingProviderKeyError(ValueError):
@@ -50,7 +71,9 @@ class GatewayArgs:
     engine: Engine
     image: str
     generated: GeneratedConfig
-    redis: RedisEndpoint
+    # The response cache and the router's state (cooldowns, usage), each its own Redis.
+    cache_redis: RedisEndpoint
+    state_redis: RedisEndpoint
     secrets: GatewaySecrets
     resources: Resources
     autoscaling: Autoscaling
@@ -58,10 +81,14 @@ class GatewayArgs:
     zone_spread: Literal["DoNotSchedule", "ScheduleAnyway"]
     allowed_namespaces: list[str]
     monitoring: Monitoring
+    # Browser origins allowed by CORS (none: no browser on another origin can call the gateway).
+    cors_origins: list[str]
+    # The stack's egress proxy, or None (HTTPS to public addresses).
+    egress_proxy: EgressProxy | None
 
 
 class Gateway(pulumi.ComponentResource):
-    """ConfigMap, Deployment, Service, HPA, PDB, NetworkPolicy and (LiteLLM) ServiceMonitor."""
+    """ConfigMap, ServiceAccount, Deployment, Service, HPA, PDB, NetworkPolicy and (LiteLLM) ServiceMonitor."""
 
     service_name: pulumi.Output[str]
     url: pulumi.Output[str]
@@ -80,7 +107,13 @@ class Gateway(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
 
         config_map = self._config_map()
-        self._deployment(object_name(config_map))
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-serviceaccount",
+            metadata=self._metadata(),
+            automount_service_account_token=False,
+            opts=self._child,
+        )
+        self._deployment(object_name(config_map), object_name(account))
         service = self._service()
         self._autoscaler()
         self._disruption_budget()
@@ -121,20 +154,43 @@ class Gateway(pulumi.ComponentResource):
                 f"the generated routes of {args.generated.environment!r} read {', '.join(missing)}, "
                 "which no llm-gateway:*ApiKey setting supplies"
             )
+        cache, state = args.cache_redis, args.state_redis
         return [
-            k8s.core.v1.EnvVarArgs(name=REDIS_HOST, value=args.redis.host),
-            k8s.core.v1.EnvVarArgs(name=REDIS_PORT, value=str(args.redis.port)),
-            args.redis.password.env(REDIS_PASSWORD),
+            k8s.core.v1.EnvVarArgs(name=CACHE_REDIS_HOST, value=cache.host),
+            k8s.core.v1.EnvVarArgs(name=CACHE_REDIS_PORT, value=str(cache.port)),
+            cache.password.env(CACHE_REDIS_PASSWORD),
+            # The kubelet expands $(CACHE_REDIS_PASSWORD) (defined above): the spec holds only the reference.
+            k8s.core.v1.EnvVarArgs(
+                name=CACHE_REDIS_URL,
+                value=pulumi.Output.concat(
+                    "redis://", cache.username, ":$(", CACHE_REDIS_PASSWORD, ")@", cache.host, ":", str(cache.port)
+                ),
+            ),
+            k8s.core.v1.EnvVarArgs(name=STATE_REDIS_HOST, value=state.host),
+            k8s.core.v1.EnvVarArgs(name=STATE_REDIS_PORT, value=str(state.port)),
+            state.password.env(STATE_REDIS_PASSWORD),
             *(provided[var].env(var) for var in args.generated.provider_key_env_vars),
             args.secrets.master_key.env(MASTER_KEY),
         ]
+
+    def _plain_env(self) -> list[k8s.core.v1.EnvVarArgs]:
+        """What the engine reads besides secrets: closed-by-default switches, CORS, trusted hosts, proxy."""
+        args, engine = self._args, self._engine
+        env = dict(engine.plain_env)
+        if engine.cors_origins_env is not None:
+            env[engine.cors_origins_env] = ",".join(args.cors_origins) or NO_BROWSER_ORIGIN
+        if engine.trusted_hosts_env is not None:
+            env[engine.trusted_hosts_env] = ",".join(args.generated.custom_hosts) or NO_TRUSTED_HOST
+        if args.egress_proxy is not None:
+            env.update({"HTTPS_PROXY": args.egress_proxy.url, "HTTP_PROXY": args.egress_proxy.url})
+        return [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in env.items()]
 
     def _container(self) -> k8s.core.v1.ContainerArgs:
         args, engine = self._args, self._engine
         # The cluster-wide writable paths an engine needs with a read-only root filesystem.
         mounts = [
             k8s.core.v1.VolumeMountArgs(name="config", mount_path=CONFIG_MOUNT, read_only=True),
-            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path="/tmp"),
+            k8s.core.v1.VolumeMountArgs(name="tmp", mount_path=POD_TMP),
         ]
         env: list[k8s.core.v1.EnvVarArgs] = []
         if engine.reads_secrets:
@@ -143,7 +199,7 @@ class Gateway(pulumi.ComponentResource):
             # fetch from the internet at start), which LiteLLM reads before its config file.
             env += [k8s.core.v1.EnvVarArgs(name=n, value=v) for n, v in args.generated.runtime_env.items()]
         # A Portkey engine reads no keys: the caller supplies provider credentials per request.
-        env += [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in engine.plain_env]
+        env += self._plain_env()
         fill = {"config_dir": CONFIG_MOUNT, "port": str(engine.port)}
         return k8s.core.v1.ContainerArgs(
             name=engine.name,
@@ -164,12 +220,32 @@ class Gateway(pulumi.ComponentResource):
                 capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
             ),
             volume_mounts=mounts,
+            # Keep serving while the endpoints drop the pod; an engine that does not finish its
+            # in-flight requests on SIGTERM must keep serving until they are done.
+            lifecycle=k8s.core.v1.LifecycleArgs(
+                pre_stop=k8s.core.v1.LifecycleHandlerArgs(
+                    sleep=k8s.core.v1.SleepActionArgs(seconds=self._pre_stop_seconds)
+                )
+            ),
             startup_probe=_probe(engine.startup_probe),
             liveness_probe=_probe(engine.liveness_probe),
             readiness_probe=_probe(engine.readiness_probe),
         )
 
-    def _deployment(self, config_map_name: pulumi.Output[str]) -> k8s.apps.v1.Deployment:
+    @property
+    def _pre_stop_seconds(self) -> int:
+        longest = math.ceil(self._args.generated.longest_request_seconds(self._engine))
+        return ENDPOINT_DRAIN_SECONDS + (0 if self._engine.drains_on_sigterm else longest)
+
+    @property
+    def termination_grace_seconds(self) -> int:
+        """preStop pause, then the longest request the generated routes allow, then a margin."""
+        longest = math.ceil(self._args.generated.longest_request_seconds(self._engine))
+        return ENDPOINT_DRAIN_SECONDS + longest + SHUTDOWN_MARGIN_SECONDS
+
+    def _deployment(
+        self, config_map_name: pulumi.Output[str], service_account: pulumi.Output[str]
+    ) -> k8s.apps.v1.Deployment:
         args = self._args
         generated = args.generated
         spread = [
@@ -202,6 +278,7 @@ class Gateway(pulumi.ComponentResource):
                 template=k8s.core.v1.PodTemplateSpecArgs(
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=self._labels),
                     spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=service_account,
                         automount_service_account_token=False,
                         enable_service_links=False,
                         security_context=k8s.core.v1.PodSecurityContextArgs(
@@ -211,7 +288,7 @@ class Gateway(pulumi.ComponentResource):
                             fs_group=self._engine.run_as_user,
                             seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                         ),
-                        termination_grace_period_seconds=30,
+                        termination_grace_period_seconds=self.termination_grace_seconds,
                         topology_spread_constraints=spread,
                         containers=[self._container()],
                         volumes=[
@@ -277,13 +354,13 @@ class Gateway(pulumi.ComponentResource):
         )
 
     def _disruption_budget(self) -> None:
-        min_available = self._args.disruption.min_available
-        selector = k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector)
-        # minAvailable 0 would be a no-op budget; for a one-replica stack allow one pod at a time.
-        spec = (
-            k8s.policy.v1.PodDisruptionBudgetSpecArgs(selector=selector, min_available=min_available)
-            if min_available > 0
-            else k8s.policy.v1.PodDisruptionBudgetSpecArgs(selector=selector, max_unavailable=1)
+        # maxUnavailable, not minAvailable: a fixed minimum lets most of an HPA-scaled fleet be
+        # drained together; this bounds how many pods leave at once at any scale.
+        spec = k8s.policy.v1.PodDisruptionBudgetSpecArgs(
+            selector=k8s.meta.v1.LabelSelectorArgs(match_labels=self._selector),
+            max_unavailable=self._args.disruption.max_unavailable,
+            # A crash-looping pod must not block node drains.
+            unhealthy_pod_eviction_policy="AlwaysAllow",
         )
         k8s.policy.v1.PodDisruptionBudget(f"{self._name}-pdb", metadata=self._metadata(), spec=spec, opts=self._child)
 
@@ -313,27 +390,27 @@ class Gateway(pulumi.ComponentResource):
         egress = [
             net.NetworkPolicyEgressRuleArgs(
                 to=[
-                    net.NetworkPolicyPeerArgs(
-                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=args.redis.pod_labels)
-                    )
+                    net.NetworkPolicyPeerArgs(pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=redis.pod_labels))
                 ],
-                ports=[net.NetworkPolicyPortArgs(port=args.redis.port, protocol="TCP")],
-            ),
-            # DNS by port only: clusters differ (kube-dns, CoreDNS, node-local DNS on a link-local IP).
-            net.NetworkPolicyEgressRuleArgs(
-                ports=[net.NetworkPolicyPortArgs(port=53, protocol=proto) for proto in ("UDP", "TCP")]
-            ),
-            # Providers over HTTPS. The cloud metadata endpoint is carved out: an LLM gateway that
-            # forwards to configurable hosts must not become a path to node credentials.
+                ports=[net.NetworkPolicyPortArgs(port=redis.port, protocol="TCP")],
+            )
+            for redis in ((args.cache_redis, args.state_redis) if self._engine.uses_redis else ())
+        ]
+        # DNS to the cluster's DNS pods only (namespace and pod selector in one peer: both must match).
+        egress.append(
             net.NetworkPolicyEgressRuleArgs(
                 to=[
                     net.NetworkPolicyPeerArgs(
-                        ip_block=net.IPBlockArgs(cidr="0.0.0.0/0", except_=["169.254.169.254/32"])
+                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_labels={"kubernetes.io/metadata.name": CLUSTER_DNS_NAMESPACE}
+                        ),
+                        pod_selector=k8s.meta.v1.LabelSelectorArgs(match_labels=CLUSTER_DNS_POD_LABELS),
                     )
                 ],
-                ports=[net.NetworkPolicyPortArgs(port=443, protocol="TCP")],
-            ),
-        ]
+                ports=[net.NetworkPolicyPortArgs(port=53, protocol=proto) for proto in ("UDP", "TCP")],
+            )
+        )
+        egress.append(self._provider_egress())
         net.NetworkPolicy(
             f"{self._name}-netpol",
             metadata=self._metadata(),
@@ -344,6 +421,34 @@ class Gateway(pulumi.ComponentResource):
                 egress=egress,
             ),
             opts=self._child,
+        )
+
+    def _provider_egress(self) -> k8s.networking.v1.NetworkPolicyEgressRuleArgs:
+        """Providers: through the stack's egress proxy only, or HTTPS to public addresses only.
+
+        Private, shared, link-local (cloud metadata) and cluster ranges are excluded: a gateway that
+        forwards to configurable hosts must not become a path into the cluster or to node credentials.
+        """
+        net = k8s.networking.v1
+        proxy = self._args.egress_proxy
+        if proxy is not None:
+            return net.NetworkPolicyEgressRuleArgs(
+                to=[
+                    net.NetworkPolicyPeerArgs(
+                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_labels={"kubernetes.io/metadata.name": proxy.namespace}
+                        )
+                    )
+                ],
+                ports=[net.NetworkPolicyPortArgs(port=proxy.port, protocol="TCP")],
+            )
+        return net.NetworkPolicyEgressRuleArgs(
+            to=[
+                net.NetworkPolicyPeerArgs(
+                    ip_block=net.IPBlockArgs(cidr="0.0.0.0/0", except_=[cidr for cidr, _ in NON_PUBLIC_IPV4])
+                )
+            ],
+            ports=[net.NetworkPolicyPortArgs(port=443, protocol="TCP")],
         )
 
     def _service_monitor(self) -> None:

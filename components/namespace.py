@@ -15,6 +15,11 @@ import pulumi_kubernetes as k8s
 
 from program.kube import object_labels, object_name
 
+# The Pod Security Standards version the namespace is checked against, pinned: `latest` would let
+# a cluster upgrade tighten or loosen the rules under a running stack. Kept equal to the Kubernetes
+# version the tests validate manifests at (tests/pulumi/pulumi_graph.py).
+POD_SECURITY_VERSION = "v1.33"
+
 
 @dataclass(frozen=True)
 class GatewayNamespaceArgs:
@@ -30,7 +35,10 @@ class GatewayNamespace(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: GatewayNamespaceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-gateway:index:GatewayNamespace", name, None, opts)
-        pss = {f"pod-security.kubernetes.io/{mode}": "restricted" for mode in ("enforce", "audit", "warn")}
+        pss = {}
+        for mode in ("enforce", "audit", "warn"):
+            pss[f"pod-security.kubernetes.io/{mode}"] = "restricted"
+            pss[f"pod-security.kubernetes.io/{mode}-version"] = POD_SECURITY_VERSION
         namespace = k8s.core.v1.Namespace(
             f"{name}-namespace",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=args.name, labels={**object_labels("namespace"), **pss}),

@@ -1,21 +1,30 @@
-"""Redis for LiteLLM's response cache and its shared router state (cooldowns across replicas).
+"""A Redis for LiteLLM: the program runs two, one for the response cache and one for the router's
+shared state (cooldowns and usage counters across replicas), so cache pressure can never evict the
+state that keeps a dead provider skipped.
 
-A plain StatefulSet rather than a Helm chart: the cache needs one primary, a password, an LRU
-memory cap and optional persistence, which is ~150 lines we can read, test under mocks and
+A plain StatefulSet rather than a Helm chart: one primary, an ACL user, a memory cap with its
+eviction policy and optional persistence, which is ~200 lines we can read, test under mocks and
 validate strictly; a chart (``helm.v3.Release``) would be opaque to the offline plan and to
 kubernetes-validate, and pull in replication/sentinel machinery a best-effort cache does not need.
-Only a headless Service exposes it, and only the pods the caller names may connect. Consumers get
-one :class:`RedisEndpoint`: where it is, the Secret key of its password, and its pods' labels.
+
+Authentication is an ACL file mounted from a Secret: the ``default`` user is off, the gateway's
+user has a sha256-hashed password and only the commands LiteLLM sends, and a ``probe`` user may
+only PING (the readiness probe). Nothing secret is on Redis' command line, in its environment or
+in ``CONFIG GET``. Only a headless Service exposes it, and only the pods the caller names may
+connect. Consumers get one :class:`RedisEndpoint`: where it is, its user, the Secret key of its
+password, and its pods' labels.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_kubernetes as k8s
 
-from gateway_config.runtime_env import REDIS_PASSWORD
+from gateway_config.runtime_env import REDIS_USERNAME
 from program.kube import (
     Resources,
     SecretKeyRef,
@@ -29,6 +38,24 @@ from program.kube import (
 REDIS_PORT = 6379
 # The official image's `redis` user; the data directory must be writable by it.
 _REDIS_UID = 999
+PASSWORD_KEY = "password"
+ACL_KEY = "users.acl"
+ACL_DIR = "/etc/redis/acl"
+# Builds of the official image that carry the bundled modules (docker-library/repo-info: the
+# Dockerfile builds them on amd64 and arm64 only).
+_MODULE_ARCHITECTURES = ["amd64", "arm64"]
+
+
+def acl_file(password: str, rules: str) -> str:
+    """The ACL file: the gateway user with its hashed password and ``rules``, a PING-only probe user,
+    the default user off. Redis compares the sha256 of what a client sends, so the plaintext is in
+    no file Redis reads."""
+    digest = hashlib.sha256(password.encode()).hexdigest()
+    return (
+        "user default off\n"
+        "user probe on nopass resetchannels -@all +ping\n"
+        f"user {REDIS_USERNAME} on #{digest} {rules}\n"
+    )
 
 
 @dataclass(frozen=True)
@@ -37,6 +64,7 @@ class RedisEndpoint:
 
     host: pulumi.Output[str]
     port: int
+    username: str
     password: SecretKeyRef
     pod_labels: dict[str, str]
 
@@ -47,6 +75,12 @@ class RedisCacheArgs:
 
     namespace: pulumi.Input[str]
     image: str
+    # What this instance holds, in its labels and pod names (`cache`, `state`).
+    role: str
+    # `allkeys-lru` for a cache; `noeviction` for state that must not disappear under pressure.
+    eviction_policy: Literal["allkeys-lru", "noeviction"]
+    # ACL rules of the gateway user (gateway_config.runtime_env.redis_acl_rules).
+    acl_rules: str
     # Pods allowed to connect (the NetworkPolicy's only ingress peer).
     client_pod_labels: dict[str, str]
     resources: Resources
@@ -59,24 +93,32 @@ class RedisCacheArgs:
 
 
 class RedisCache(pulumi.ComponentResource):
-    """Single-primary Redis with auth, an LRU memory cap and (optionally) a persistent volume."""
+    """Single-primary Redis with an ACL user, a memory cap and (optionally) a persistent volume."""
 
     service_name: pulumi.Output[str]
     endpoint: RedisEndpoint
 
     def __init__(self, name: str, args: RedisCacheArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-gateway:index:RedisCache", name, None, opts)
-        labels = object_labels("redis")
-        selector = selector_labels("redis")
+        labels = object_labels(f"redis-{args.role}")
+        selector = selector_labels(f"redis-{args.role}")
         child = pulumi.ResourceOptions(parent=self)
 
-        password = opaque_secret(
+        generated = generated_password(f"{name}-password", 40, self)
+        auth = opaque_secret(
             f"{name}-auth",
             args.namespace,
             labels,
-            {REDIS_PASSWORD: generated_password(f"{name}-password", 40, self)},
+            {PASSWORD_KEY: generated, ACL_KEY: generated.apply(lambda pw: acl_file(pw, args.acl_rules))},
             self,
-        )[REDIS_PASSWORD]
+        )
+        password = auth[PASSWORD_KEY]
+        account = k8s.core.v1.ServiceAccount(
+            f"{name}-serviceaccount",
+            metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=labels),
+            automount_service_account_token=False,
+            opts=child,
+        )
 
         # Headless: one primary, so clients resolve the pod directly; StatefulSets need it anyway.
         service = k8s.core.v1.Service(
@@ -103,12 +145,12 @@ class RedisCache(pulumi.ComponentResource):
             "--maxmemory",
             f"{maxmemory_mb}mb",
             "--maxmemory-policy",
-            "allkeys-lru",
+            args.eviction_policy,
             "--protected-mode",
             "yes",
-            # Expanded by the kubelet from the env var below: the pod spec holds only the reference.
-            "--requirepass",
-            f"$({REDIS_PASSWORD})",
+            # A path, not a secret: the users and the password hash are in the mounted Secret.
+            "--aclfile",
+            f"{ACL_DIR}/{ACL_KEY}",
         ]
         for module in args.modules:
             # The pod runs redis-server directly (not the image's entrypoint), so the bundled
@@ -120,19 +162,24 @@ class RedisCache(pulumi.ComponentResource):
             # A cache without a volume: snapshots would only burn CPU and fill the emptyDir.
             redis_args += ["--appendonly", "no", "--save", ""]
 
-        # redis-cli reads REDISCLI_AUTH, so the readiness probe needs no password on its command line.
-        password_env, cli_auth_env = password.env(REDIS_PASSWORD), password.env("REDISCLI_AUTH")
         container = k8s.core.v1.ContainerArgs(
             name="redis",
             image=args.image,
             image_pull_policy="IfNotPresent",
             command=["redis-server"],
             args=redis_args,
-            env=[password_env, cli_auth_env],
             ports=[k8s.core.v1.ContainerPortArgs(name="redis", container_port=REDIS_PORT, protocol="TCP")],
             resources=args.resources.args(),
             readiness_probe=k8s.core.v1.ProbeArgs(
-                exec_=k8s.core.v1.ExecActionArgs(command=["sh", "-c", "redis-cli ping | grep -q PONG"]),
+                # The probe user may only PING and has no password ("unused" is not a secret): a
+                # Redis still loading its data answers LOADING, not PONG.
+                exec_=k8s.core.v1.ExecActionArgs(
+                    command=[
+                        "sh",
+                        "-c",
+                        "redis-cli --no-auth-warning --user probe --pass unused ping | grep -q PONG",
+                    ]
+                ),
                 period_seconds=5,
                 timeout_seconds=2,
                 failure_threshold=3,
@@ -151,10 +198,23 @@ class RedisCache(pulumi.ComponentResource):
                 run_as_group=_REDIS_UID,
                 capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
             ),
-            volume_mounts=[k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data")],
+            volume_mounts=[
+                k8s.core.v1.VolumeMountArgs(name="data", mount_path="/data"),
+                k8s.core.v1.VolumeMountArgs(name="acl", mount_path=ACL_DIR, read_only=True),
+            ],
         )
 
-        volumes: list[k8s.core.v1.VolumeArgs] = []
+        volumes: list[k8s.core.v1.VolumeArgs] = [
+            k8s.core.v1.VolumeArgs(
+                name="acl",
+                secret=k8s.core.v1.SecretVolumeSourceArgs(
+                    secret_name=auth[ACL_KEY].secret_name,
+                    items=[k8s.core.v1.KeyToPathArgs(key=ACL_KEY, path=ACL_KEY)],
+                    # Readable by the redis group only (fsGroup), never by other users in the pod.
+                    default_mode=0o440,
+                ),
+            )
+        ]
         claims: list[k8s.core.v1.PersistentVolumeClaimArgs] | None = None
         if args.persistence:
             claims = [
@@ -187,7 +247,9 @@ class RedisCache(pulumi.ComponentResource):
                     # A new password is a new Secret name in this template: Redis restarts with it.
                     metadata=k8s.meta.v1.ObjectMetaArgs(labels=labels),
                     spec=k8s.core.v1.PodSpecArgs(
+                        service_account_name=object_name(account),
                         automount_service_account_token=False,
+                        affinity=_module_architectures() if args.modules else None,
                         enable_service_links=False,
                         security_context=k8s.core.v1.PodSecurityContextArgs(
                             run_as_non_root=True,
@@ -198,7 +260,7 @@ class RedisCache(pulumi.ComponentResource):
                         ),
                         termination_grace_period_seconds=30,
                         containers=[container],
-                        volumes=volumes or None,
+                        volumes=volumes,
                     ),
                 ),
             ),
@@ -211,7 +273,10 @@ class RedisCache(pulumi.ComponentResource):
             f"{name}-pdb",
             metadata=k8s.meta.v1.ObjectMetaArgs(name=name, namespace=args.namespace, labels=labels),
             spec=k8s.policy.v1.PodDisruptionBudgetSpecArgs(
-                max_unavailable=1, selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector)
+                max_unavailable=1,
+                selector=k8s.meta.v1.LabelSelectorArgs(match_labels=selector),
+                # A crash-looping pod must not block node drains.
+                unhealthy_pod_eviction_policy="AlwaysAllow",
             ),
             opts=child,
         )
@@ -242,7 +307,28 @@ class RedisCache(pulumi.ComponentResource):
         host = pulumi.Output.all(service_name, args.namespace).apply(
             lambda parts: f"{parts[0]}.{parts[1]}.svc.cluster.local"
         )
-        self.endpoint = RedisEndpoint(host=host, port=REDIS_PORT, password=password, pod_labels=selector)
+        self.endpoint = RedisEndpoint(
+            host=host, port=REDIS_PORT, username=REDIS_USERNAME, password=password, pod_labels=selector
+        )
         self.register_outputs(
             {"service_name": self.service_name, "host": host, "password_secret_name": password.secret_name}
         )
+
+
+def _module_architectures() -> k8s.core.v1.AffinityArgs:
+    """Schedule only where the image has its bundled modules (amd64, arm64)."""
+    return k8s.core.v1.AffinityArgs(
+        node_affinity=k8s.core.v1.NodeAffinityArgs(
+            required_during_scheduling_ignored_during_execution=k8s.core.v1.NodeSelectorArgs(
+                node_selector_terms=[
+                    k8s.core.v1.NodeSelectorTermArgs(
+                        match_expressions=[
+                            k8s.core.v1.NodeSelectorRequirementArgs(
+                                key="kubernetes.io/arch", operator="In", values=_MODULE_ARCHITECTURES
+                            )
+                        ]
+                    )
+                ]
+            )
+        )
+    )

@@ -85,6 +85,8 @@ class ResolvedTask:
     connection_pool: int
     cooldown_seconds: int
     budget_usd_monthly: float | None
+    # Its prompts reach only its route's providers: the generators give it no cache at all.
+    prompts_stay_on_route: bool = False
 
     @property
     def targets(self) -> tuple[ResolvedTarget, ...]:
@@ -280,7 +282,11 @@ def resolve_task(spec: RoutingSpec, environment: str, task_name: str) -> Resolve
             )
             for name, experiment in experiments
         ),
-        cache=merge_cache(defaults.cache, task.cache),
+        # A task whose prompts stay on its route never meets the shared cache or its embedding model.
+        cache=merge_cache(defaults.cache, task.cache)
+        if not task.prompts_stay_on_route
+        else defaults.cache.model_copy(update={"mode": "off", "embedding_model": None}),
+        prompts_stay_on_route=task.prompts_stay_on_route,
         retry=merge_retry(defaults.retry, task.retry),
         request_timeout_seconds=timeout,
         connection_pool=defaults.connection_pool,

@@ -151,6 +151,41 @@ def _check_cache(cache: Cache | CacheOverride, path: KeyPath, spec: RoutingSpec)
         yield Problem((*path, "embedding_model"), "the gateway cannot call Snowflake Cortex for its cache")
 
 
+ROUTE_BOUND_CACHE_MESSAGE = (
+    "a task whose prompts_stay_on_route cannot use the cache: it is shared by every caller and a semantic "
+    "cache sends each prompt to its embedding model"
+)
+
+
+def _check_route_bound_cache(cache: CacheOverride, path: KeyPath) -> Iterator[Problem]:
+    if cache.mode is not None and cache.mode != "off":
+        yield Problem((*path, "mode"), ROUTE_BOUND_CACHE_MESSAGE)
+    if cache.embedding_model is not None:
+        yield Problem((*path, "embedding_model"), ROUTE_BOUND_CACHE_MESSAGE)
+
+
+def _check_route_bound_variant(spec: RoutingSpec, name: str) -> Iterator[Problem]:
+    """An experiment must not send a route-bound task's prompts to a provider its tier does not use."""
+    experiment = spec.experiments[name]
+    if not spec.tasks[experiment.task].prompts_stay_on_route:
+        return
+    variant = experiment.variant
+    if variant.model is not None and variant.model in spec.models:
+        models, key = [variant.model], "model"
+    elif variant.tier is not None and variant.tier in spec.tiers:
+        models, key = tier_chain(spec, variant.tier), "tier"
+    else:
+        return
+    own = {spec.models[model].provider for model in tier_chain(spec, spec.tasks[experiment.task].tier)}
+    outside = sorted({spec.models[model].provider for model in models} - own)
+    if outside:
+        yield Problem(
+            ("experiments", name, "variant", key),
+            f"task '{experiment.task}' keeps its prompts on its route's providers ({', '.join(sorted(own))}); "
+            f"the variant sends them to {', '.join(outside)}",
+        )
+
+
 def _check_retry(retry: RetryOverride | None, path: KeyPath) -> Iterator[Problem]:
     codes = retry.on_status_codes if retry is not None else None
     if codes is not None and len(set(codes)) != len(codes):
@@ -163,6 +198,8 @@ def _check_tasks(spec: RoutingSpec) -> Iterator[Problem]:
             yield Problem(("tasks", name, "tier"), _unknown("tier", task.tier, spec.tiers))
         if task.cache is not None:
             yield from _check_cache(task.cache, ("tasks", name, "cache"), spec)
+            if task.prompts_stay_on_route:
+                yield from _check_route_bound_cache(task.cache, ("tasks", name, "cache"))
         yield from _check_retry(task.retry, ("tasks", name, "retry"))
     yield from _check_cache(spec.defaults.cache, ("defaults", "cache"), spec)
     codes = spec.defaults.retry.on_status_codes
@@ -220,6 +257,7 @@ def _check_experiments(spec: RoutingSpec) -> Iterator[Problem]:
                 f"tier '{variant.tier}' serves {_tier_kind(spec, variant.tier)} requests; "
                 f"task '{experiment.task}' serves {task_kind} requests",
             )
+        yield from _check_route_bound_variant(spec, name)
         if len(set(experiment.environments)) != len(experiment.environments):
             yield Problem((*path, "environments"), "an environment is listed twice")
         for environment in set(experiment.environments):

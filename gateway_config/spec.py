@@ -178,6 +178,11 @@ class Task(StrictModel):
         default=None,
         description="timeout of every attempt of this task, on every target; replaces the targets' own",
     )
+    prompts_stay_on_route: bool = Field(
+        default=False,
+        description="the task's prompts reach only its own route's providers: never an embedding model "
+        "of the semantic cache, never the cache shared by every caller (its cache is off)",
+    )
 
 
 class Variant(StrictModel):

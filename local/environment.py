@@ -30,21 +30,39 @@ import yaml
 
 from gateway_config.build import DEFAULT_SPEC, dump_json, dump_yaml, render, write_tree
 from gateway_config.loader import load_spec
-from gateway_config.runtime_env import MASTER_KEY, REDIS_HOST, REDIS_PASSWORD, REDIS_PORT
+from gateway_config.runtime_env import (
+    CACHE_REDIS_HOST,
+    CACHE_REDIS_PASSWORD,
+    CACHE_REDIS_PORT,
+    CACHE_REDIS_URL,
+    MASTER_KEY,
+    STATE_REDIS_HOST,
+    STATE_REDIS_PASSWORD,
+    STATE_REDIS_PORT,
+)
 from gateway_config.spec import RoutingSpec
 from local.client import gateway_tasks, mock_provider_key
+from local.processes import LocalRedis, LocalRedisPair
 
 GENERATED_MOCK_HOST = "127.0.0.1:8090"
 LOCAL = "local"
 
 
-@dataclass(frozen=True)
-class LocalRedis:
-    """A Redis server this run started on loopback (not the cluster's: see components/redis.py)."""
+__all__ = ["LocalRedis", "LocalRedisPair"]
 
-    host: str
-    port: int
-    password: str | None = None
+
+def redis_environment(redis: LocalRedisPair) -> dict[str, str]:
+    """The variables the generated LiteLLM config reads its two Redis instances from."""
+    cache, state = redis.cache, redis.state
+    return {
+        CACHE_REDIS_HOST: cache.host,
+        CACHE_REDIS_PORT: str(cache.port),
+        CACHE_REDIS_PASSWORD: cache.password,
+        CACHE_REDIS_URL: cache.url,
+        STATE_REDIS_HOST: state.host,
+        STATE_REDIS_PORT: str(state.port),
+        STATE_REDIS_PASSWORD: state.password,
+    }
 
 
 @dataclass
@@ -177,7 +195,7 @@ def prepare_environment(
     generated: Path,
     work_dir: Path,
     mock_url: str,
-    redis: LocalRedis | None,
+    redis: LocalRedisPair | None,
     environ: Mapping[str, str] | None = None,
     real_providers_from: RoutingSpec | None = None,
     master_key: str | None = None,
@@ -236,7 +254,7 @@ def prepare_environment(
         **{var: real_keys.get(provider, mock_provider_key(provider)) for provider, var in key_envs.items()},
     }
     if redis is not None:
-        env.update({REDIS_HOST: redis.host, REDIS_PORT: str(redis.port), REDIS_PASSWORD: redis.password or ""})
+        env.update(redis_environment(redis))
     return LocalEnvironment(
         root=work_dir,
         env=env,
@@ -254,5 +272,6 @@ def _drop_redis(config: dict[str, Any]) -> None:
     if "cache" in settings:
         settings["cache"] = False
     router = config.get("router_settings") or {}
-    for key in ("redis_host", "redis_port", "redis_password", "redis_url"):
+    for key in ("redis_host", "redis_port", "redis_password", "redis_url", "cache_kwargs"):
         router.pop(key, None)
+    (config.get("general_settings") or {}).pop("coordination_redis", None)

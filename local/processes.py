@@ -9,7 +9,10 @@ with the tail of its log.
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import json
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -23,7 +26,9 @@ from pathlib import Path
 import httpx
 import redis
 
-from runtime.engines import ENGINES, Engine
+from gateway_config.runtime_env import REDIS_USERNAME, redis_acl_rules
+from program.generated_tree import custom_hosts
+from runtime.engines import ENGINES, NO_BROWSER_ORIGIN, NO_TRUSTED_HOST, POD_TMP, Engine
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LITELLM_VENV = REPO_ROOT / "runtime" / "litellm" / ".venv"
@@ -40,6 +45,43 @@ INSTALL_HINTS = {
     "node": "apt-get install -y --no-install-recommends nodejs npm",
     "redis-server": "make runtime-redis  (apt-get install -y --no-install-recommends redis-server)",
 }
+
+
+# What a local server may see of the caller's environment: enough to run, nothing else (no cloud
+# credentials, no REDIS_URL that LiteLLM would pick up, no keys the caller happens to have exported).
+_INHERITED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR")
+# The local stand-in for Redis' `probe` user and the admin user the tests inspect Redis with.
+ADMIN_USERNAME = "admin"
+
+
+def minimal_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The few variables a server needs from the caller's environment, plus ``extra``."""
+    return {**{name: os.environ[name] for name in _INHERITED_ENV if name in os.environ}, **(extra or {})}
+
+
+@dataclass(frozen=True)
+class LocalRedis:
+    """A Redis server this run started on loopback (not the cluster's: see components/redis.py).
+
+    ``username``/``password`` are the gateway's ACL user; ``admin_password`` is the local-only admin
+    user the tests inspect keys and the ACL LOG with.
+    """
+
+    host: str
+    port: int
+    password: str
+    admin_password: str
+    username: str = REDIS_USERNAME
+
+    @property
+    def url(self) -> str:
+        """``redis://user:password@host:port``, as the semantic cache takes it."""
+        return f"redis://{self.username}:{self.password}@{self.host}:{self.port}"
+
+    def client(self, admin: bool = True) -> redis.Redis:
+        """A redis-py client as the admin (inspection) or as the gateway user."""
+        username, password = (ADMIN_USERNAME, self.admin_password) if admin else (self.username, self.password)
+        return redis.Redis(host=self.host, port=self.port, username=username, password=password, socket_timeout=2)
 
 
 class ServerStartError(RuntimeError):
@@ -185,7 +227,7 @@ def _started(server: ServerProcess, probe: Callable[[], bool], timeout: float, w
 def start_mock_provider(log_dir: Path, port: int | None = None, timeout: float = 15.0) -> ServerProcess:
     """The mock provider as its own process (``python -m local.mock_provider``)."""
     port = port or free_port()
-    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"}
+    env = minimal_environment({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"})
     server = start_process(
         "mock-provider",
         [sys.executable, "-m", "local.mock_provider", "--port", str(port)],
@@ -201,9 +243,11 @@ def redis_server_path() -> str | None:
     return shutil.which("redis-server")
 
 
-def redis_ping(host: str, port: int, password: str | None = None) -> bool:
-    """PING with the official client; a server still loading or refusing the password is not ready."""
-    client = redis.Redis(host=host, port=port, password=password, socket_timeout=1, socket_connect_timeout=1)
+def redis_ping(host: str, port: int, username: str | None = None, password: str | None = None) -> bool:
+    """PING with the official client; a server still loading or refusing the user is not ready."""
+    client = redis.Redis(
+        host=host, port=port, username=username, password=password, socket_timeout=1, socket_connect_timeout=1
+    )
     try:
         return bool(client.ping())
     except redis.RedisError:
@@ -212,16 +256,40 @@ def redis_ping(host: str, port: int, password: str | None = None) -> bool:
         client.close()
 
 
+def _hashed(password: str) -> str:
+    return "#" + hashlib.sha256(password.encode()).hexdigest()
+
+
 def start_redis(
-    log_dir: Path, port: int | None = None, password: str | None = None, timeout: float = 15.0
-) -> ServerProcess:
-    """A throwaway redis-server on loopback: no persistence, its own port, optional requirepass."""
+    log_dir: Path,
+    port: int | None = None,
+    password: str | None = None,
+    eviction_policy: str = "allkeys-lru",
+    maxmemory_mb: int | None = None,
+    timeout: float = 15.0,
+) -> tuple[ServerProcess, LocalRedis]:
+    """A throwaway redis-server on loopback with the cluster's ACL shape: no persistence, its own port.
+
+    The gateway user gets the commands LiteLLM sends (``gateway_config.runtime_env``) and a random
+    password (unless given); the ``default`` user is off. The ACL file (0600, in ``log_dir``) holds
+    only password hashes, and nothing secret is on the command line.
+    """
     binary = redis_server_path()
     if binary is None:
         raise ServerStartError(f"redis-server not found; install with: {INSTALL_HINTS['redis-server']}")
     port = port or free_port()
+    password = password or secrets.token_hex(20)
+    admin_password = secrets.token_hex(20)
     data_dir = log_dir / f"redis-{port}"
     data_dir.mkdir(parents=True, exist_ok=True)
+    acl = data_dir / "users.acl"
+    fd = os.open(acl, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(
+            "user default off\n"
+            f"user {REDIS_USERNAME} on {_hashed(password)} {redis_acl_rules(semantic_cache=False)}\n"
+            f"user {ADMIN_USERNAME} on {_hashed(admin_password)} ~* &* +@all\n"
+        )
     argv = [
         binary,
         "--bind",
@@ -240,13 +308,50 @@ def start_redis(
         str(data_dir),
         "--logfile",
         "",
+        "--aclfile",
+        str(acl),
+        "--maxmemory-policy",
+        eviction_policy,
     ]
-    if password:
-        argv += ["--requirepass", password]
-    server = start_process("redis", argv, log_dir / f"redis-{port}.log", port=port)
-    if password:
-        server.extra["password"] = password
-    return _started(server, lambda: redis_ping(LOOPBACK, port, password), timeout, "PING")
+    if maxmemory_mb is not None:
+        argv += ["--maxmemory", f"{maxmemory_mb}mb"]
+    server = start_process("redis", argv, log_dir / f"redis-{port}.log", env=minimal_environment(), port=port)
+    endpoint = LocalRedis(LOOPBACK, port, password, admin_password)
+    _started(server, lambda: redis_ping(LOOPBACK, port, REDIS_USERNAME, password), timeout, "PING")
+    return server, endpoint
+
+
+@dataclass(frozen=True)
+class LocalRedisPair:
+    """The two Redis instances of a local gateway, as in the cluster (components/redis.py)."""
+
+    cache: LocalRedis
+    state: LocalRedis
+
+
+@dataclass
+class RedisServers:
+    """The running servers behind a :class:`LocalRedisPair`."""
+
+    cache: ServerProcess
+    state: ServerProcess
+    endpoints: LocalRedisPair
+
+    def stop(self) -> None:
+        self.cache.stop()
+        self.state.stop()
+
+
+def start_redis_pair(log_dir: Path, cache_maxmemory_mb: int | None = None) -> RedisServers:
+    """The response cache (``allkeys-lru``, capped at ``cache_maxmemory_mb`` if given) and the router's
+    state (``noeviction``), each its own redis-server. Stops the first if the second fails to start."""
+    cache, cache_endpoint = start_redis(log_dir, eviction_policy="allkeys-lru", maxmemory_mb=cache_maxmemory_mb)
+    try:
+        state, state_endpoint = start_redis(log_dir, eviction_policy="noeviction")
+    except BaseException:
+        cache.stop()
+        raise
+    return RedisServers(cache, state, LocalRedisPair(cache_endpoint, state_endpoint))
 
 
 def litellm_available() -> bool:
@@ -265,14 +370,13 @@ def start_litellm(
     if not litellm_available():
         raise ServerStartError(f"{LITELLM_BIN} missing; install with: {INSTALL_HINTS['litellm']}")
     port = port or free_port()
-    process_env = {**os.environ, **(env or {})}
+    process_env = minimal_environment(env)
     # The generated litellm/env.json sets this (prepare_environment merges it into ``env``); the benches'
     # minimal and naive configs start the proxy without it. Without it LiteLLM downloads its price map
     # from GitHub at every start (slow, and fails offline).
     process_env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     # Keep the proxy's own state out of the repo and its telemetry off.
     process_env.setdefault("LITELLM_TELEMETRY", "False")
-    process_env.pop("VIRTUAL_ENV", None)
     server = start_process(
         name,
         [LITELLM_BIN, "--config", config_path, "--host", LOOPBACK, "--port", str(port)],
@@ -305,7 +409,7 @@ def start_portkey(
         raise ServerStartError(f"{PORTKEY_SERVER} missing; install with: {INSTALL_HINTS['portkey']}")
     port = port or free_port()
     # NODE_ENV=production and --headless: otherwise it serves a console whose /log/stream shows API keys.
-    process_env = {**os.environ, **(env or {}), "NODE_ENV": "production", "LOOPBACK_HOST": LOOPBACK}
+    process_env = minimal_environment({**(env or {}), "NODE_ENV": "production", "LOOPBACK_HOST": LOOPBACK})
     server = start_process(
         "portkey",
         [
@@ -329,13 +433,33 @@ def start_portkey(
 # --- the engines of runtime/engines.py, started the same way -------------------------------------
 
 
+def engine_environment(engine: Engine, config_root: Path, work_dir: Path) -> dict[str, str]:
+    """The engine's deployment environment (runtime/engines.py) as a local run applies it: closed
+    switches, no browser origin, only the configs' own hosts trusted; paths moved into ``work_dir``."""
+    # The pod's writable emptyDir is /tmp; locally the run's own work folder takes its place.
+    env = {
+        name: str(work_dir) + value.removeprefix(POD_TMP)
+        if value == POD_TMP or value.startswith(POD_TMP + "/")
+        else value
+        for name, value in engine.plain_env
+    }
+    if engine.cors_origins_env is not None:
+        env[engine.cors_origins_env] = NO_BROWSER_ORIGIN
+    if engine.trusted_hosts_env is not None:
+        configs = [json.loads(path.read_text()) for path in sorted((config_root / "portkey").glob("*.json"))]
+        env[engine.trusted_hosts_env] = ",".join(custom_hosts(configs)) or NO_TRUSTED_HOST
+    return env
+
+
 def _start_litellm_engine(config_root: Path, log_dir: Path, env: Mapping[str, str], port: int | None) -> ServerProcess:
-    return start_litellm(config_root / "litellm" / "config.yaml", log_dir, env=env, port=port)
+    plain = engine_environment(ENGINES["litellm"], config_root, log_dir)
+    return start_litellm(config_root / "litellm" / "config.yaml", log_dir, env={**plain, **env}, port=port)
 
 
 def _start_portkey_engine(config_root: Path, log_dir: Path, env: Mapping[str, str], port: int | None) -> ServerProcess:
     # Configs travel per request (x-portkey-config): nothing to read at start.
-    return start_portkey(log_dir, env=env, port=port)
+    plain = engine_environment(ENGINES["portkey"], config_root, log_dir)
+    return start_portkey(log_dir, env={**plain, **env}, port=port)
 
 
 # How `make run` and `make smoke` start each engine (a test keeps the keys equal to the registry's).

@@ -18,6 +18,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from pathlib import Path
 from types import FrameType
 
 import httpx
@@ -35,19 +36,17 @@ from local.client import (
 )
 from local.environment import (
     LocalEnvironment,
-    LocalRedis,
     build_local_tree,
     load_local_spec,
     prepare_environment,
     private_work_dir,
 )
 from local.processes import (
-    LOOPBACK,
     ServerProcess,
     redis_server_path,
     start_engine,
     start_mock_provider,
-    start_redis,
+    start_redis_pair,
 )
 from runtime.engines import DEFAULT_ENGINE, ENGINES, Engine
 
@@ -70,11 +69,22 @@ def _headers(engine: Engine, env: LocalEnvironment, task: str) -> dict[str, str]
     return portkey_headers(env.portkey_config(task))
 
 
+def write_key_file(env: LocalEnvironment) -> Path:
+    """The master key in a file only this user can read (in the run's private work folder)."""
+    path = env.root / "master.key"
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(env.env[MASTER_KEY])
+    return path
+
+
 def _curl(engine: Engine, gateway_url: str, env: LocalEnvironment, task: str) -> str:
-    """A request to paste; the Portkey config is read from its file (a real provider's key stays there)."""
+    """A request to paste. The master key and the Portkey config are read from their files when curl
+    runs (a key in the printed line would stay in the terminal, its scrollback and shell history)."""
     body = json.dumps(chat_body(task, "Say hello", max_tokens=64))
     if engine.route_selector == "model_group":
-        auth = f"-H 'Authorization: Bearer {env.env['LITELLM_MASTER_KEY']}'"
+        key_file = shlex.quote(str(write_key_file(env)))
+        auth = f'-H "Authorization: Bearer $(cat {key_file})"'
     else:
         config = shlex.quote(str(env.portkey_config_path(task)))
         auth = f"-H 'Authorization: Bearer {MOCK_KEY}' -H \"x-portkey-config: $(tr -d '\\n ' < {config})\""
@@ -156,15 +166,18 @@ def main(argv: list[str] | None = None) -> int:
             logs = work / "logs"
             generated = build_local_tree(work / "generated", spec)
             mock = stack.enter_context(_stop_on_exit(start_mock_provider(logs)))
-            redis_endpoint = None  # without it prepare_environment switches the cache off and notes why
+            redis_endpoints = None  # without them prepare_environment switches the cache off and notes why
             if redis_server_path() is not None:
-                redis = stack.enter_context(_stop_on_exit(start_redis(logs, password="local-redis")))
-                redis_endpoint = LocalRedis(LOOPBACK, redis.port, "local-redis")
+                # As in the cluster: the response cache and the router's state, each its own Redis, each
+                # with a random password the server reads (hashed) from its ACL file.
+                servers = start_redis_pair(logs)
+                stack.callback(servers.stop)
+                redis_endpoints = servers.endpoints
             env = prepare_environment(
                 generated,
                 work / "config",
                 mock.url,
-                redis_endpoint,
+                redis_endpoints,
                 environ=os.environ,
                 real_providers_from=None if args.smoke else spec,
             )

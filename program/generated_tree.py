@@ -12,9 +12,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from runtime.engines import Engine
 
@@ -73,6 +75,30 @@ class GeneratedConfig:
         return sorted({facts.api_key_env for facts in self.providers.values() if facts.api_key_env})
 
     @property
+    def custom_hosts(self) -> list[str]:
+        """The host names the served Portkey configs' ``custom_host`` targets name (sorted, unique)."""
+        return custom_hosts(
+            json.loads(text)
+            for path, text in self.files.items()
+            if path.startswith("portkey/") and path.endswith(".json")
+        )
+
+    @property
+    def semantic_cache(self) -> bool:
+        """Whether the environment's shared cache is semantic (its Redis needs the search commands)."""
+        return bool(self.manifest["shared_cache"]["mode"] == "semantic")
+
+    def longest_request_seconds(self, engine: Engine) -> float:
+        """The longest a request of any routed task can take on ``engine``: the provider calls
+        ``routing.json`` bounds, plus the engine's waits before the task's retries."""
+        longest = 0.0
+        for task in self.manifest["tasks"].values():
+            if task.get("route") == "gateway":
+                waits = engine.retry_waits.bound_seconds(int(task["retry"]["attempts"]))
+                longest = max(longest, float(task["longest_request_seconds"]) + waits)
+        return longest
+
+    @property
     def runtime_env(self) -> dict[str, str]:
         """Plain environment the engine reads at start (LiteLLM's provider connection pool, …)."""
         text = self.files.get("litellm/env.json")
@@ -82,6 +108,26 @@ class GeneratedConfig:
     def configmap_keys(self) -> dict[str, str]:
         """ConfigMap key for each relative path (keys may not contain '/')."""
         return {path: path.replace("/", ".") for path in sorted(self.files)}
+
+
+def custom_hosts(portkey_configs: Iterable[Any]) -> list[str]:
+    """The host names the ``custom_host`` targets of Portkey configs name, at any depth (sorted, unique)."""
+    hosts: set[str] = set()
+
+    def collect(node: Any) -> None:
+        if isinstance(node, dict):
+            url = node.get("custom_host")
+            if isinstance(url, str) and urlsplit(url).hostname:
+                hosts.add(str(urlsplit(url).hostname))
+            for child in node.values():
+                collect(child)
+        elif isinstance(node, list):
+            for child in node:
+                collect(child)
+
+    for config in portkey_configs:
+        collect(config)
+    return sorted(hosts)
 
 
 def generated_root() -> Path:
@@ -138,6 +184,7 @@ def load_generated_config(environment: str, engine: Engine, root: Path | None = 
     try:
         config.providers  # noqa: B018 (parse the contract now, so a broken manifest fails here, readably)
         config.portkey_targets  # noqa: B018
+        config.semantic_cache  # noqa: B018
     except (KeyError, TypeError, ValueError) as error:
         raise GeneratedConfigError(
             f"{env_dir}/routing.json: not the generator's manifest ({error}); run `make generate`"

@@ -71,9 +71,9 @@ class Autoscaling:
 
 @dataclass(frozen=True)
 class Disruption:
-    """How many pods a voluntary disruption must leave running; 0 = allow one pod at a time."""
+    """How many pods a voluntary disruption (a node drain) may take down at once."""
 
-    min_available: int
+    max_unavailable: int
 
 
 @dataclass(frozen=True)

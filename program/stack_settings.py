@@ -20,12 +20,16 @@ import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 import pulumi
+from pulumi.runtime.mocks import MockMonitor
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic.alias_generators import to_camel
 
+from program.cluster import kubeconfig_problem
+from program.egress import EgressProxy, parse_egress_proxy
 from program.kube import Autoscaling, Disruption, Resources
 from runtime.engines import DEFAULT_ENGINE, ENGINES, LITELLM, PORTKEY, Engine, UnknownEngineError, engine_named
 
@@ -49,26 +53,104 @@ PROVIDER_KEY_ESC_PATHS: dict[str, str] = {
     "anthropicApiKey": "providerKeys.anthropic",
     "openrouterApiKey": "providerKeys.openrouter",
 }
+# Secret settings besides the provider keys: the stack's kubeconfig, from its ESC environment.
+KUBECONFIG_SETTING = "kubeconfig"
+SECRET_SETTINGS: tuple[str, ...] = (*PROVIDER_KEY_SETTINGS, KUBECONFIG_SETTING)
+# Where the ESC environments hold what they supply besides the provider keys (esc/<stack>.yaml).
+ESC_PATHS: dict[str, str] = {
+    **PROVIDER_KEY_ESC_PATHS,
+    KUBECONFIG_SETTING: "cluster.kubeconfig",
+    "kubeContext": "cluster.context",
+    "litellmImage": "images.litellm",
+}
+# Declared with default "" in Pulumi.yaml (the CLI requires keys without a default): "" means unset.
+OPTIONAL_STRING_SETTINGS = ("environment", "namespace", "kubeContext", "redisStorageClass", "egressProxy")
 # The `fn::secret` value esc/*.yaml ship in place of each key. An environment created from those
 # files and never given its real keys would otherwise deploy this string as an API key.
 ESC_PLACEHOLDER = "set-with-esc-env-set"
+_ESC_EXAMPLES = {
+    "litellmImage": f"{LITELLM.default_image}@sha256:<digest printed by cosign verify; docs/deploy.md>",
+    "kubeContext": "<context>",
+    KUBECONFIG_SETTING: "<kubeconfig>",
+}
+
+
+def esc_set_hint(key: str, stack_name: str) -> str:
+    """How to set a value the stack's ESC environment supplies (secrets from a file, never argv)."""
+    path = ESC_PATHS.get(key)
+    if path is None:
+        return f"set {NAMESPACE}:{key} in Pulumi.{stack_name}.yaml"
+    if key in SECRET_SETTINGS:
+        # From standard input: a value on the command line would stay in shell history and `ps`.
+        return (
+            f"set the real value with esc env set {NAMESPACE}/{stack_name} {path} --secret --string --file - < <file>"
+        )
+    return f"set it with esc env set {NAMESPACE}/{stack_name} {path} '{_ESC_EXAMPLES.get(key, '<value>')}'"
+
 
 # Where the official Redis 8 image installs its bundled modules.
 REDISEARCH_MODULE = "/usr/local/lib/redis/modules/redisearch.so"
+# The Redis every stack runs unless it pins its own; prod pins this tag by digest (Pulumi.prod.yaml).
+DEFAULT_REDIS_IMAGE = "redis:8.4.4"
 
-_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
-_DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+# A Docker image reference (distribution/reference): [registry[:port]/]path[:tag][@sha256:digest].
+# No whitespace, no empty tag; the tag `latest` is refused separately (it moves under a running stack).
+_IMAGE = re.compile(
+    r"^(?P<name>[a-z0-9]+(?:[._-][a-z0-9]+)*(?::[0-9]+)?(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*)"
+    r"(?::(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}))?"
+    r"(?:@(?P<digest>sha256:[0-9a-f]{64}))?$"
+)
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# A DNS subdomain (RFC 1123): what Kubernetes requires of most object names, StorageClasses included.
+_DNS_SUBDOMAIN = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+# A browser origin as CORS compares it: scheme, host and optional port, nothing after.
+_ORIGIN = re.compile(r"^https?://[a-z0-9]([-a-z0-9.]*[a-z0-9])?(:[0-9]{1,5})?$")
+_HTTPS_URL = re.compile(r"^https://[^\s/@]+(:[0-9]{1,5})?/?$")
+
+# What `make plan` feeds the program for an image whose digest only the stack's ESC environment
+# holds (prod): the tested tag with this all-zero digest, which no registry serves. The program
+# accepts it only under Pulumi's mocks, so it can never reach a real deploy.
+OFFLINE_IMAGE_DIGEST = "sha256:" + "0" * 64
+
+# Sizes a gateway or Redis container is never meant to have: a typo (1Ti for 1Gi, 100 for 100m)
+# fails here rather than as an unschedulable pod.
+_CPU_RANGE = (Decimal("0.01"), Decimal("64"))
+_MEMORY_RANGE = (Decimal(64 * 2**20), Decimal(256 * 2**30))
+_STORAGE_RANGE = (Decimal(2**30), Decimal(16 * 2**40))
+_QUANTITY = re.compile(r"^(?P<number>[0-9]+(\.[0-9]+)?)(?P<suffix>m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
+_SUFFIX = {
+    None: Decimal(1),
+    "m": Decimal("0.001"),
+    "k": Decimal(10**3),
+    "M": Decimal(10**6),
+    "G": Decimal(10**9),
+    "T": Decimal(10**12),
+    "Ki": Decimal(2**10),
+    "Mi": Decimal(2**20),
+    "Gi": Decimal(2**30),
+    "Ti": Decimal(2**40),
+}
 
 
 class SettingsError(Exception):
     """A stack setting is missing, unknown or ill-typed; the message names every bad key."""
 
 
-def _quantity(value: str) -> str:
-    if not _QUANTITY.match(value):
+def quantity_value(value: str) -> Decimal:
+    """A Kubernetes quantity (``500m``, ``1``, ``512Mi``) as a number (cores or bytes)."""
+    match = _QUANTITY.match(value)
+    if not match:
         raise ValueError(f"not a Kubernetes quantity (e.g. 500m, 1, 512Mi, 2Gi): {value!r}")
-    return value
+    return Decimal(match["number"]) * _SUFFIX[match["suffix"]]
+
+
+def _bounded_quantity(low: Decimal, high: Decimal, low_text: str, high_text: str) -> Callable[[str], str]:
+    def check(value: str) -> str:
+        if not low <= quantity_value(value) <= high:
+            raise ValueError(f"{value!r} is outside {low_text}..{high_text}")
+        return value
+
+    return check
 
 
 def _dns_label(value: str) -> str:
@@ -77,14 +159,48 @@ def _dns_label(value: str) -> str:
     return value
 
 
+def _dns_subdomain(value: str) -> str:
+    if not _DNS_SUBDOMAIN.match(value):
+        raise ValueError(f"not a Kubernetes object name (RFC 1123 subdomain: a-z, 0-9, '-', '.'): {value!r}")
+    return value
+
+
+def image_tag(image: str) -> str | None:
+    """The tag of an image reference (``v1.106.12`` of ``ghcr.io/berriai/litellm:v1.106.12@sha256:…``)."""
+    match = _IMAGE.match(image)
+    return match["tag"] if match else None
+
+
 def _image(value: str) -> str:
     # A tag or a digest must be given: an unpinned image silently changes under a running stack.
-    name = value.split("@", 1)[0].rsplit("/", 1)[-1]
-    if "@" not in value and ":" not in name:
+    match = _IMAGE.match(value)
+    if match is None:
+        raise ValueError(f"not an image reference (name[:tag][@sha256:<64 hex>], no spaces, no empty tag): {value!r}")
+    if match["tag"] is None and match["digest"] is None:
         raise ValueError(f"image must be pinned by tag or digest: {value!r}")
-    if "@" in value and not _DIGEST.search(value):
-        raise ValueError(f"digest must be of the form @sha256:<64 hex>: {value!r}")
+    if match["tag"] == "latest":
+        raise ValueError(f"the tag 'latest' moves under a running stack; pin a version: {value!r}")
     return value
+
+
+def _origin(value: str) -> str:
+    if not _ORIGIN.match(value):
+        raise ValueError(f"not a browser origin (https://host[:port], nothing after it): {value!r}")
+    return value
+
+
+def _egress_proxy(value: str) -> str:
+    if parse_egress_proxy(value) is None:
+        raise ValueError(
+            f"not an in-cluster proxy Service URL (http://<service>.<namespace>[.svc.cluster.local]:<port>): {value!r}"
+        )
+    return value
+
+
+def _https_url(value: str) -> str:
+    if not _HTTPS_URL.match(value):
+        raise ValueError(f"not a Kubernetes API server URL (https://host[:port]): {value!r}")
+    return value.rstrip("/")
 
 
 def _engine_name(value: str) -> str:
@@ -100,11 +216,17 @@ def _module_path(value: str) -> str:
     return value
 
 
-Quantity = Annotated[str, AfterValidator(_quantity)]
+CpuQuantity = Annotated[str, AfterValidator(_bounded_quantity(*_CPU_RANGE, "10m", "64"))]
+MemoryQuantity = Annotated[str, AfterValidator(_bounded_quantity(*_MEMORY_RANGE, "64Mi", "256Gi"))]
+StorageQuantity = Annotated[str, AfterValidator(_bounded_quantity(*_STORAGE_RANGE, "1Gi", "16Ti"))]
 ModulePath = Annotated[str, AfterValidator(_module_path)]
 NamespaceName = Annotated[str, AfterValidator(_dns_label)]
+ObjectName = Annotated[str, AfterValidator(_dns_subdomain)]
 Image = Annotated[str, AfterValidator(_image)]
 EngineName = Annotated[str, AfterValidator(_engine_name)]
+Origin = Annotated[str, AfterValidator(_origin)]
+EgressProxyUrl = Annotated[str, AfterValidator(_egress_proxy)]
+ApiServerUrl = Annotated[str, AfterValidator(_https_url)]
 
 
 class StackSettings(BaseModel):
@@ -113,50 +235,87 @@ class StackSettings(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)
 
     environment: Literal["staging", "prod"]
-    namespace: NamespaceName = "llm-gateway"
+    # Derived from the stack (`llm-gateway-<stack>`) when unset; an explicit one must end in
+    # `-<stack>` too, so two stacks sharing a cluster never share a namespace (parse_stack_settings).
+    namespace: NamespaceName
     engine: EngineName = DEFAULT_ENGINE
 
+    # Which cluster the stack deploys to: the API server its kubeconfig must point at (the stack file
+    # says it, in review; the kubeconfig comes from ESC), and the kubeconfig context to use (empty:
+    # the kubeconfig's current-context).
+    cluster_server: ApiServerUrl
+    kube_context: str | None = None
+
     # One image setting per engine (runtime/engines.py names it). The defaults are the versions the
-    # tests run (runtime/litellm/requirements.txt; a test keeps the two equal). Prod pins digests.
+    # tests run (runtime/litellm/requirements.txt, runtime/portkey/package.json; tests/test_image_pins.py
+    # keeps them equal). A stack that requires digests (prod) takes the gateway image from its ESC
+    # environment, verified by the operator (docs/deploy.md), and must keep the tested tag.
     litellm_image: Image = LITELLM.default_image
     portkey_image: Image = PORTKEY.default_image
     # Redis 8 ships the query engine (RediSearch) that LiteLLM's `redis-semantic` cache needs.
-    redis_image: Image = "redis:8.4.0"
+    redis_image: Image = DEFAULT_REDIS_IMAGE
     require_image_digests: bool = False
 
-    replicas: int = Field(default=1, ge=1)
-    max_replicas: int = Field(default=2, ge=1)
+    replicas: int = Field(default=1, ge=1, le=100)
+    max_replicas: int = Field(default=2, ge=1, le=100)
     target_cpu_utilization: int = Field(default=70, ge=10, le=95)
-    pdb_min_available: int = Field(default=0, ge=0)
-    gateway_cpu_request: Quantity = "250m"
-    gateway_cpu_limit: Quantity = "1"
-    gateway_memory_request: Quantity = "768Mi"
-    gateway_memory_limit: Quantity = "1Gi"
+    pdb_max_unavailable: int = Field(default=1, ge=1, le=100)
+    gateway_cpu_request: CpuQuantity = "250m"
+    gateway_cpu_limit: CpuQuantity = "1"
+    gateway_memory_request: MemoryQuantity = "768Mi"
+    gateway_memory_limit: MemoryQuantity = "1Gi"
     zone_spread: Literal["DoNotSchedule", "ScheduleAnyway"] = "ScheduleAnyway"
 
     allowed_namespaces: list[NamespaceName] = Field(default_factory=list)
     monitoring_namespace: NamespaceName = "monitoring"
     service_monitor: bool = True
+    # Browser origins allowed to call the gateway (CORS); none by default.
+    cors_origins: list[Origin] = Field(default_factory=list)
+    # An in-cluster HTTP(S) proxy all provider traffic goes through; unset: HTTPS to public addresses.
+    egress_proxy: EgressProxyUrl | None = None
 
-    redis_cpu_request: Quantity = "100m"
-    redis_cpu_limit: Quantity = "500m"
-    redis_memory_mi: int = Field(default=256, ge=64)
+    redis_cpu_request: CpuQuantity = "100m"
+    redis_cpu_limit: CpuQuantity = "500m"
+    redis_memory_mi: int = Field(default=256, ge=64, le=256 * 1024)
     redis_modules: list[ModulePath] = Field(default_factory=lambda: [REDISEARCH_MODULE])
     redis_persistence: bool = False
-    redis_storage_size: Quantity = "8Gi"
-    redis_storage_class: str | None = None
+    redis_storage_size: StorageQuantity = "8Gi"
+    redis_storage_class: ObjectName | None = None
+    # The router's state (cooldowns, usage counters) in a Redis of its own that never evicts.
+    router_state_memory_mi: int = Field(default=64, ge=32, le=4096)
 
     @model_validator(mode="after")
     def _consistent(self) -> StackSettings:
         if self.max_replicas < self.replicas:
             raise _KeyedError("maxReplicas", f"must be >= replicas ({self.replicas})")
-        if self.pdb_min_available and self.pdb_min_available >= self.replicas:
-            # A PDB that keeps every replica blocks every node drain.
-            raise _KeyedError("pdbMinAvailable", f"must be < replicas ({self.replicas})")
+        if self.replicas > 1 and self.pdb_max_unavailable >= self.replicas:
+            # A budget that lets every replica go at once protects nothing.
+            raise _KeyedError("pdbMaxUnavailable", f"must be < replicas ({self.replicas})")
+        for request, limit in (
+            ("gatewayCpuRequest", "gatewayCpuLimit"),
+            ("gatewayMemoryRequest", "gatewayMemoryLimit"),
+            ("redisCpuRequest", "redisCpuLimit"),
+        ):
+            asked, allowed = getattr(self, _field_of_alias(request)), getattr(self, _field_of_alias(limit))
+            if quantity_value(asked) > quantity_value(allowed):
+                raise _KeyedError(request, f"{asked} is above its limit llm-gateway:{limit} ({allowed})")
+        engine = self.engine_spec
+        if self.cors_origins and engine.cors_origins_env is None:
+            raise _KeyedError("corsOrigins", f"{engine.name} answers no CORS; no browser origin can be allowed")
+        if self.egress_proxy and not engine.honours_https_proxy:
+            raise _KeyedError("egressProxy", f"{engine.name} does not send its provider calls through HTTPS_PROXY")
         if self.require_image_digests:
-            for key, image in (("redisImage", self.redis_image), (self.engine_spec.image_setting, self.gateway_image)):
-                if not _DIGEST.search(image):
+            for key, image, tested in (
+                ("redisImage", self.redis_image, DEFAULT_REDIS_IMAGE),
+                (engine.image_setting, self.gateway_image, engine.default_image),
+            ):
+                if "@sha256:" not in image:
                     raise _KeyedError(key, f"this stack requires an image pinned @sha256:<digest>: {image!r}")
+                if image_tag(image) != image_tag(tested):
+                    raise _KeyedError(
+                        key,
+                        f"this stack runs the tested version {image_tag(tested)} (the default {tested}); got {image!r}",
+                    )
         return self
 
     @property
@@ -171,6 +330,11 @@ class StackSettings(BaseModel):
         return image
 
     @property
+    def egress_proxy_target(self) -> EgressProxy | None:
+        """The egress proxy, parsed (the setting is validated, so it parses)."""
+        return parse_egress_proxy(self.egress_proxy) if self.egress_proxy else None
+
+    @property
     def gateway_resources(self) -> Resources:
         return Resources(
             self.gateway_cpu_request, self.gateway_cpu_limit, self.gateway_memory_request, self.gateway_memory_limit
@@ -182,7 +346,7 @@ class StackSettings(BaseModel):
 
     @property
     def disruption(self) -> Disruption:
-        return Disruption(self.pdb_min_available)
+        return Disruption(self.pdb_max_unavailable)
 
     @property
     def redis_resources(self) -> Resources:
@@ -219,6 +383,7 @@ class LoadedSettings:
 
     stack: StackSettings
     provider_keys: ProviderKeys
+    kubeconfig: pulumi.Output[str]
 
 
 def _raw_namespace_config() -> dict[str, str]:
@@ -269,13 +434,14 @@ def _format_validation_error(err: ValidationError) -> list[str]:
 
 def _known_keys() -> set[str]:
     fields = StackSettings.model_fields
-    return {field.alias or name for name, field in fields.items()} | set(PROVIDER_KEY_SETTINGS)
+    return {field.alias or name for name, field in fields.items()} | set(SECRET_SETTINGS)
 
 
-def parse_stack_settings(raw: dict[str, Any], stack_name: str) -> StackSettings:
+def parse_stack_settings(raw: dict[str, Any], stack_name: str, allow_offline_images: bool = False) -> StackSettings:
     """Validate raw config values (short keys → strings) into :class:`StackSettings`.
 
     Pure function: the offline tests and the program share it. Raises :class:`SettingsError`.
+    ``allow_offline_images``: accept the offline plan's placeholder digest (only under Pulumi's mocks).
     """
     problems: list[str] = []
     known = _known_keys()
@@ -287,18 +453,36 @@ def parse_stack_settings(raw: dict[str, Any], stack_name: str) -> StackSettings:
     values = {key: _decode(value) for key, value in raw.items() if key in known}
     # Pulumi.yaml declares optional strings with default "" (a declared key without a default
     # would be required by the CLI); "" means unset.
-    for key in ("environment", "redisStorageClass"):
+    for key in OPTIONAL_STRING_SETTINGS:
         if values.get(key) == "":
             del values[key]
-    for key in PROVIDER_KEY_SETTINGS:
+    for key in SECRET_SETTINGS:
         values.pop(key, None)
+    for key, value in sorted(values.items()):
+        if isinstance(value, str) and value.strip() == ESC_PLACEHOLDER:
+            problems.append(f"{NAMESPACE}:{key}: still the ESC placeholder; {esc_set_hint(key, stack_name)}")
+            del values[key]
+    default_environment = STACK_ENVIRONMENTS.get(stack_name)
     if "environment" not in values:
-        if stack_name not in STACK_ENVIRONMENTS:
+        if default_environment is None:
             raise SettingsError(
                 f"{NAMESPACE}:environment: required for stack {stack_name!r} "
                 f"(only {', '.join(STACK_ENVIRONMENTS)} map to an environment by name)"
             )
-        values["environment"] = STACK_ENVIRONMENTS[stack_name]
+        values["environment"] = default_environment
+    elif default_environment is not None and values["environment"] != default_environment:
+        # The stack's keys, cluster and sizing are its own: another environment's routing must not run on them.
+        problems.append(
+            f"{NAMESPACE}:environment: stack {stack_name!r} serves environment {default_environment!r} "
+            f"(its keys and cluster are {default_environment}'s); got {values['environment']!r}"
+        )
+    suffix = f"-{stack_name}"
+    namespace = values.setdefault("namespace", f"{NAMESPACE}{suffix}")
+    if isinstance(namespace, str) and not namespace.endswith(suffix):
+        problems.append(
+            f"{NAMESPACE}:namespace: must end in {suffix!r} so stacks sharing a cluster never share a "
+            f"namespace (default {NAMESPACE}{suffix}); got {namespace!r}"
+        )
     try:
         settings = StackSettings.model_validate(values)
     except ValidationError as err:
@@ -306,40 +490,63 @@ def parse_stack_settings(raw: dict[str, Any], stack_name: str) -> StackSettings:
         raise SettingsError("\n".join([*problems, *_format_validation_error(err)])) from None
     if problems:
         raise SettingsError("\n".join(problems))
+    if settings.require_image_digests and not allow_offline_images:
+        for key, image in (
+            ("redisImage", settings.redis_image),
+            (settings.engine_spec.image_setting, settings.gateway_image),
+        ):
+            if image.endswith(OFFLINE_IMAGE_DIGEST):
+                raise SettingsError(
+                    f"{NAMESPACE}:{key}: the offline plan's placeholder digest, never deployable; "
+                    f"{esc_set_hint(key, stack_name)}"
+                )
     return settings
 
 
 def provider_key_problems(raw: dict[str, Any], is_secret: Callable[[str], bool], stack_name: str) -> list[str]:
-    """One message per provider key that is unset, the ESC placeholder, or not marked secret.
+    """One message per secret setting (provider keys, kubeconfig) that is unset, the ESC placeholder,
+    or not marked secret.
 
     The messages name the key, never its value.
     """
     problems = []
-    for key in PROVIDER_KEY_SETTINGS:
+    for key in SECRET_SETTINGS:
         full_key = f"{NAMESPACE}:{key}"
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
             problems.append(f"{full_key}: required secret is not set (it comes from the ESC environment)")
         elif value.strip() == ESC_PLACEHOLDER:
-            problems.append(
-                f"{full_key}: still the ESC placeholder; set the real key with "
-                f"esc env set {NAMESPACE}/{stack_name} {PROVIDER_KEY_ESC_PATHS[key]} '<key>' --secret"
-            )
+            problems.append(f"{full_key}: still the ESC placeholder; {esc_set_hint(key, stack_name)}")
         elif not is_secret(full_key):
             problems.append(f"{full_key}: must be a secret (ESC `fn::secret`, or `pulumi config set --secret`)")
     return problems
 
 
+def _under_mocks() -> bool:
+    """True when Pulumi's mocks run the program (tests, `make plan`), never under `pulumi up`."""
+    return isinstance(pulumi.runtime.settings.get_monitor(), MockMonitor)
+
+
 def load_settings() -> LoadedSettings:
-    """Read and validate this stack's config. Raises :class:`SettingsError` naming the bad keys."""
+    """Read and validate this stack's config. Raises :class:`SettingsError` naming the bad keys.
+
+    Also checks, before anything is registered, that the kubeconfig points at the stack's cluster.
+    """
     raw = _raw_namespace_config()
     stack_name = pulumi.get_stack()
-    stack = parse_stack_settings(raw, stack_name)
+    stack = parse_stack_settings(raw, stack_name, allow_offline_images=_under_mocks())
 
     problems = provider_key_problems(raw, _is_secret, stack_name)
     if problems:
         raise SettingsError("\n".join(problems))
+    cluster_problem = kubeconfig_problem(raw[KUBECONFIG_SETTING], stack.kube_context, stack.cluster_server)
+    if cluster_problem:
+        raise SettingsError(f"{NAMESPACE}:{KUBECONFIG_SETTING}: {cluster_problem} (stack {stack_name!r})")
 
     config = pulumi.Config(NAMESPACE)
     keys = {env_var: config.require_secret(key) for key, env_var in PROVIDER_KEY_SETTINGS.items()}
-    return LoadedSettings(stack=stack, provider_keys=ProviderKeys(by_env_var=keys))
+    return LoadedSettings(
+        stack=stack,
+        provider_keys=ProviderKeys(by_env_var=keys),
+        kubeconfig=config.require_secret(KUBECONFIG_SETTING),
+    )

@@ -12,6 +12,7 @@ The measured behaviour behind these facts is in docs/runtime-facts.md.
 
 from __future__ import annotations
 
+import math
 import sys
 from dataclasses import dataclass
 from typing import Literal
@@ -25,6 +26,35 @@ class Probe:
     period_seconds: int
     failure_threshold: int
     timeout_seconds: int = 1
+
+
+# The writable emptyDir of a gateway pod (read-only root filesystem); engine paths live under it.
+POD_TMP = "/tmp"
+# CORS for a gateway that allows no browser origin: LiteLLM reads an empty list as "*", so it gets an
+# origin no browser can have (.invalid is reserved, RFC 2606).
+NO_BROWSER_ORIGIN = "https://no-browser-origin.invalid"
+# What TRUSTED_CUSTOM_HOSTS holds when the configs name no host: setting it at all drops Portkey's
+# default trust of localhost and 127.0.0.1.
+NO_TRUSTED_HOST = "no-trusted-host.invalid"
+
+
+@dataclass(frozen=True)
+class RetryWaits:
+    """How long an engine waits before its retries: exponential backoff, and providers' Retry-After."""
+
+    first_seconds: float
+    # Cap of one backoff step (``math.inf``: none).
+    cap_seconds: float
+    jitter_seconds: float
+    # A Retry-After the engine honours: at most this long per retry, and at most this long in total.
+    retry_after_each_seconds: float
+    retry_after_total_seconds: float
+
+    def bound_seconds(self, attempts: int) -> float:
+        """An upper bound of the waits before ``attempts`` retries (backoff and Retry-After may mix)."""
+        backoff = sum(min(self.first_seconds * 2.0**step, self.cap_seconds) for step in range(attempts))
+        retry_after = min(attempts * self.retry_after_each_seconds, self.retry_after_total_seconds)
+        return backoff + attempts * self.jitter_seconds + retry_after
 
 
 @dataclass(frozen=True)
@@ -61,6 +91,20 @@ class Engine:
     route_selector: Literal["model_group", "portkey_config_header"]
     # `make` target that installs the local runtime.
     install_target: str
+    # Whether it uses Redis (cache, shared router state); the pod's egress to Redis follows.
+    uses_redis: bool
+    # Whether it lets in-flight requests finish on SIGTERM. One that does not (Portkey exits at once)
+    # needs its preStop pause to outlast the longest request; one that does needs only the endpoints
+    # to drain before it stops listening (it refuses new connections at once either way).
+    drains_on_sigterm: bool
+    retry_waits: RetryWaits
+    # The variable that lists the browser origins allowed by CORS, or None when the engine answers
+    # no CORS at all (a browser on another origin cannot call it).
+    cors_origins_env: str | None
+    # The variable naming the hosts exempt from its SSRF blocklist for `custom_host` targets, or None.
+    trusted_hosts_env: str | None
+    # Whether its provider calls honour HTTPS_PROXY (needed for a stack that names an egress proxy).
+    honours_https_proxy: bool
 
 
 LITELLM = Engine(
@@ -74,7 +118,17 @@ LITELLM = Engine(
     args=("--config", "{config_dir}/litellm/config.yaml", "--port", "{port}"),
     working_dir=None,
     # Caches and UI rewrites go to the writable emptyDir, not the read-only image.
-    plain_env=(("HOME", "/tmp"), ("LITELLM_UI_PATH", "/tmp/litellm-ui")),
+    plain_env=(
+        ("HOME", POD_TMP),
+        ("LITELLM_UI_PATH", f"{POD_TMP}/litellm-ui"),
+        # Closed by default: no admin UI login, no Swagger/ReDoc/OpenAPI pages (docs/runtime-facts.md).
+        ("DISABLE_ADMIN_UI", "True"),
+        ("NO_DOCS", "True"),
+        ("NO_REDOC", "True"),
+        ("NO_OPENAPI", "True"),
+        # Clients authenticate with bearer keys, never cookies: no credentialed cross-origin calls.
+        ("LITELLM_CORS_ALLOW_CREDENTIALS", "false"),
+    ),
     serves=("routing.json", "litellm/config.yaml", "litellm/env.json"),
     reads_secrets=True,
     # Start-up takes ~5 s; allow up to 2 min on a cold node before liveness takes over.
@@ -86,6 +140,17 @@ LITELLM = Engine(
     resolves_portkey_providers=False,
     route_selector="model_group",
     install_target="runtime-litellm",
+    uses_redis=True,
+    # uvicorn waits for open requests after SIGTERM (measured: docs/runtime-facts.md).
+    drains_on_sigterm=True,
+    # litellm.utils.calculate_retry_after: 0.5 s doubling to 8 s plus up to 0.75 s jitter; a
+    # provider's Retry-After up to 60 s is honoured instead, on every retry.
+    retry_waits=RetryWaits(0.5, 8.0, 0.75, retry_after_each_seconds=60.0, retry_after_total_seconds=math.inf),
+    # Unset or empty means every origin ("*"): the program always sets it.
+    cors_origins_env="LITELLM_CORS_ORIGINS",
+    trusted_hosts_env=None,
+    # Its provider clients (httpx, aiohttp with trust_env) read HTTPS_PROXY.
+    honours_https_proxy=True,
 )
 
 PORTKEY = Engine(
@@ -113,6 +178,17 @@ PORTKEY = Engine(
     resolves_portkey_providers=False,
     route_selector="portkey_config_header",
     install_target="runtime-portkey",
+    uses_redis=False,
+    # node exits at once on SIGTERM and cuts in-flight requests (measured: docs/runtime-facts.md).
+    drains_on_sigterm=False,
+    # async-retry, factor 2 from 1 s, no cap; a 429's Retry-After is honoured within 60 s in all.
+    retry_waits=RetryWaits(1.0, math.inf, 0.0, retry_after_each_seconds=60.0, retry_after_total_seconds=60.0),
+    # The OSS build sends no CORS headers: no browser on another origin can call it.
+    cors_origins_env=None,
+    # An exception list for its custom_host SSRF blocklist, not an allowlist (docs/security.md).
+    trusted_hosts_env="TRUSTED_CUSTOM_HOSTS",
+    # The build reads HTTP(S)_PROXY into its settings but its fetch does not use them.
+    honours_https_proxy=False,
 )
 
 ENGINES: dict[str, Engine] = {engine.name: engine for engine in (LITELLM, PORTKEY)}

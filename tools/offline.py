@@ -19,6 +19,8 @@ from typing import Any
 
 import yaml
 
+from program.stack_settings import ESC_PLACEHOLDER, KUBECONFIG_SETTING, OFFLINE_IMAGE_DIGEST
+from runtime.engines import ENGINES
 from tools.pulumi_mocks import SECRET_MARKER, ParentRecordingMonitor, RecordingMocks
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,8 +28,14 @@ PROJECT = "llm-gateway"
 REDACTED = "[secret]"
 # What `make plan` feeds the program in place of the ESC secrets it cannot reach.
 OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-not-a-key"
+# The kubeconfig context of the stand-in kubeconfig (no credentials: it cannot reach any cluster).
+OFFLINE_CONTEXT = "offline-plan"
 
 Graph = dict[str, Any]
+
+
+class StackConfigError(Exception):
+    """The stack's config is malformed or breaks a rule the Pulumi CLI enforces (one line)."""
 
 
 def _scalar_to_config(value: Any) -> str:
@@ -37,31 +45,168 @@ def _scalar_to_config(value: Any) -> str:
     return json.dumps(value)
 
 
-def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
-    """Config the CLI would pass for ``stack``: Pulumi.yaml defaults, then the stack file.
+def _read_yaml(path: Path, root: Path) -> dict[str, Any]:
+    name = path.relative_to(root).as_posix()
+    try:
+        document = yaml.safe_load(path.read_text())
+    except OSError as error:
+        raise StackConfigError(f"{name}: cannot be read ({error.strerror})") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark is not None else ""
+        raise StackConfigError(f"{name}: not valid YAML{where}: {getattr(error, 'problem', error)}") from None
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise StackConfigError(f"{name}: must be a mapping of keys to values")
+    return document
 
-    ESC values cannot be fetched offline; every ``secret: true`` setting without a value gets a
-    placeholder, marked secret as ESC's ``fn::secret`` would mark it.
+
+def _type_ok(declared: str, value: Any) -> bool:
+    # The CLI's validateStackConfigValue: values arrive as YAML scalars or strings ("3", "true").
+    if declared == "integer":
+        return (isinstance(value, int) and not isinstance(value, bool)) or (
+            isinstance(value, str) and value.strip().lstrip("-").isdigit()
+        )
+    if declared == "boolean":
+        return isinstance(value, bool) or (isinstance(value, str) and value in ("true", "false"))
+    if declared == "array":
+        return isinstance(value, list)
+    return not isinstance(value, dict | list)
+
+
+def _esc_values(name: str, root: Path, seen: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The merged `values` of ESC environment `llm-gateway/<x>` (esc/<x>.yaml), its imports first."""
+    if name in seen or not name.startswith(f"{PROJECT}/"):
+        raise StackConfigError(f"ESC environment {name!r}: not one of esc/*.yaml (or an import cycle)")
+    document = _read_yaml(root / "esc" / f"{name.removeprefix(PROJECT + '/')}.yaml", root)
+    merged: dict[str, Any] = {}
+    for imported in document.get("imports") or []:
+        _merge(merged, _esc_values(str(imported), root, (*seen, name)))
+    _merge(merged, document.get("values") or {})
+    return merged
+
+
+def _merge(into: dict[str, Any], other: dict[str, Any]) -> None:
+    # ESC merges imported values as a JSON merge patch: mappings key by key, anything else replaced.
+    for key, value in other.items():
+        if isinstance(value, dict) and isinstance(into.get(key), dict) and "fn::secret" not in value:
+            _merge(into[key], value)
+        else:
+            into[key] = value
+
+
+def _esc_reference(values: dict[str, Any], value: Any) -> tuple[Any, bool]:
+    """(value, secret) of a pulumiConfig entry: `${path}` into the values, `fn::secret` marks it secret."""
+    if isinstance(value, str) and value.startswith("${") and value.endswith("}"):
+        node: Any = values
+        for part in value[2:-1].split("."):
+            node = node[part] if isinstance(node, dict) and part in node else None
+        value = node
+    if isinstance(value, dict) and set(value) == {"fn::secret"}:
+        return value["fn::secret"], True
+    return value, False
+
+
+def offline_kubeconfig(server: str) -> str:
+    """A kubeconfig without credentials whose context points at ``server`` (the stack's cluster)."""
+    entry = {"name": OFFLINE_CONTEXT}
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{**entry, "cluster": {"server": server}}],
+            "contexts": [{**entry, "context": {"cluster": OFFLINE_CONTEXT, "user": OFFLINE_CONTEXT}}],
+            "users": [{**entry, "user": {}}],
+            "current-context": OFFLINE_CONTEXT,
+        }
+    )
+
+
+def _offline_stand_in(key: str, secret: bool, config: Mapping[str, str]) -> str:
+    """What the plan feeds the program for a value only the real ESC environment holds."""
+    if key == KUBECONFIG_SETTING:
+        return offline_kubeconfig(config.get(f"{PROJECT}:clusterServer", ""))
+    if key == "kubeContext":
+        return OFFLINE_CONTEXT
+    for engine in ENGINES.values():
+        if key == engine.image_setting:
+            # The tested tag with a digest no registry serves; the program accepts it only under mocks.
+            return f"{engine.default_image}@{OFFLINE_IMAGE_DIGEST}"
+    return OFFLINE_SECRET_PLACEHOLDER if secret else ESC_PLACEHOLDER
+
+
+def stack_config(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]]:
+    """Config the CLI would pass for ``stack``: Pulumi.yaml defaults, then the stack's ESC
+    environment (esc/*.yaml), then the stack file, validated as the CLI validates it.
+
+    ESC's real values cannot be fetched offline: a value the ESC definition leaves as its
+    placeholder gets an offline stand-in (secrets stay marked secret, as ``fn::secret`` marks them).
+    Raises :class:`StackConfigError` with the CLI's message where the CLI would refuse.
     """
-    project = yaml.safe_load((root / "Pulumi.yaml").read_text())
-    stack_file = yaml.safe_load((root / f"Pulumi.{stack}.yaml").read_text()) or {}
+    project = _read_yaml(root / "Pulumi.yaml", root)
+    stack_file = _read_yaml(root / f"Pulumi.{stack}.yaml", root)
+    declared: dict[str, Any] = project.get("config") or {}
     config: dict[str, str] = {}
-    secret_keys: list[str] = []
-    for key, decl in (project.get("config") or {}).items():
-        full = key if ":" in key else f"{PROJECT}:{key}"
+    secret_keys: set[str] = set()
+    for key, decl in declared.items():
         if "default" in decl:
-            config[full] = _scalar_to_config(decl["default"])
-        if decl.get("secret"):
-            secret_keys.append(full)
-            config.setdefault(full, OFFLINE_SECRET_PLACEHOLDER)
-    for key, value in (stack_file.get("config") or {}).items():
+            config[f"{PROJECT}:{key}"] = _scalar_to_config(decl["default"])
+
+    environments = stack_file.get("environment") or []
+    if not isinstance(environments, list):
+        raise StackConfigError(f"Pulumi.{stack}.yaml: environment: must be a list of ESC environment names")
+    stack_values = stack_file.get("config") or {}
+    if not isinstance(stack_values, dict):
+        raise StackConfigError(f"Pulumi.{stack}.yaml: config: must be a mapping of keys to values")
+    for key, value in stack_values.items():
+        if not isinstance(key, str) or not key or key.startswith(":"):
+            raise StackConfigError(f"Pulumi.{stack}.yaml: config: {key!r} is not a configuration key")
+        if isinstance(value, dict) and "secure" not in value:
+            raise StackConfigError(f"Pulumi.{stack}.yaml: config: {key}: an object where a value belongs")
+        if value is None:
+            raise StackConfigError(f"Pulumi.{stack}.yaml: config: {key}: has no value")
+
+    pending: list[tuple[str, str]] = []
+    for name in environments:
+        values = _esc_values(str(name), root)
+        for key, reference in (values.get("pulumiConfig") or {}).items():
+            value, secret = _esc_reference(values, reference)
+            full = key if ":" in key else f"{PROJECT}:{key}"
+            if secret:
+                secret_keys.add(full)
+            if value == ESC_PLACEHOLDER:
+                pending.append((full, "secret" if secret else "plain"))
+            else:
+                config[full] = _scalar_to_config(value)
+    # Stack-file values take precedence over ESC values (the CLI merges them that way).
+    for key, value in stack_values.items():
         full = key if ":" in key else f"{PROJECT}:{key}"
-        if isinstance(value, dict) and "secure" in value:
-            secret_keys.append(full)
+        if isinstance(value, dict):
+            secret_keys.add(full)
             config[full] = OFFLINE_SECRET_PLACEHOLDER
         else:
             config[full] = _scalar_to_config(value)
-    return config, sorted(set(secret_keys))
+            secret_keys.discard(full)
+            pending = [(k, kind) for k, kind in pending if k != full]
+    for full, kind in pending:
+        config[full] = _offline_stand_in(full.removeprefix(f"{PROJECT}:"), kind == "secret", config)
+
+    for key, decl in declared.items():
+        full = f"{PROJECT}:{key}"
+        in_stack = stack_values.get(full, stack_values.get(key))
+        # The CLI's own checks (sdk/go/common/workspace/config.go, validateStackConfigValue), same words.
+        plain = in_stack is not None and not isinstance(in_stack, dict)
+        prefix = f"validating stack config: Stack {stack!r} with configuration key {key!r}"
+        if decl.get("secret") and plain:
+            raise StackConfigError(f"{prefix} must be encrypted as it's secret")
+        declared_type = decl.get("type", "string")
+        if plain and not _type_ok(declared_type, in_stack):
+            raise StackConfigError(f"{prefix} must be of type {declared_type!r}")
+        if decl.get("secret"):
+            secret_keys.add(full)
+            config.setdefault(full, OFFLINE_SECRET_PLACEHOLDER)
+    return config, sorted(secret_keys)
 
 
 def _set_cli_config(config: Mapping[str, str], secret_keys: list[str]) -> None:

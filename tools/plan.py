@@ -1,11 +1,16 @@
 """Offline plan: what `pulumi up -s <stack>` would register, without cloud access or credentials.
 
-    python -m tools.plan --stack prod [--out DIR] [--generated-dir DIR]
+    python -m tools.plan --stack prod [--out DIR] [--generated-dir DIR] [--kubeconfig FILE [--context NAME]]
 
-Runs the real program under Pulumi's mocks with the stack's config (Pulumi.yaml defaults, then
-Pulumi.<stack>.yaml). ESC secrets are unreachable offline, so placeholders stand in for them and
-every secret value prints as ``[secret]``. Prints the resource tree with each object's key fields;
-with ``--out`` also writes the rendered Kubernetes manifests, one YAML file per object.
+Runs the real program under Pulumi's mocks with the stack's config (Pulumi.yaml defaults, then the
+stack's ESC environment as esc/*.yaml define it, then Pulumi.<stack>.yaml), refusing what the Pulumi
+CLI would refuse. ESC's real values are unreachable offline, so stand-ins take their place (secret
+ones print as ``[secret]``; the image digest only ESC holds is an all-zero digest the program
+accepts only under mocks). ``--kubeconfig`` checks a real kubeconfig offline: the plan refuses one
+that does not point at the stack's cluster, as ``pulumi up`` would. Prints the resource tree with
+each object's key fields; with ``--out`` also writes the rendered Kubernetes manifests, one YAML
+file per object, in a stable order (identical runs write identical files). Exit 2: the stack's
+configuration is refused, and nothing is written.
 """
 
 from __future__ import annotations
@@ -19,7 +24,18 @@ from typing import Any
 import yaml
 
 from program.generated_tree import GENERATED_DIR_ENV
-from tools.offline import REDACTED, ROOT, Graph, render_manifests, run_program, stack_config, unwrap_secrets
+from program.stack_settings import KUBECONFIG_SETTING, OFFLINE_IMAGE_DIGEST
+from tools.offline import (
+    PROJECT,
+    REDACTED,
+    ROOT,
+    Graph,
+    StackConfigError,
+    render_manifests,
+    run_program,
+    stack_config,
+    unwrap_secrets,
+)
 
 PLAN_MARKER = ".llm-gateway-plan"
 
@@ -33,7 +49,9 @@ def _container_summary(pod_spec: dict[str, Any]) -> list[str]:
     for container in pod_spec.get("containers", []):
         res = container.get("resources", {})
         req, lim = res.get("requests", {}), res.get("limits", {})
-        lines.append(f"image={container.get('image')}")
+        image = str(container.get("image"))
+        placeholder = " (offline placeholder: ESC holds the verified digest)" if OFFLINE_IMAGE_DIGEST in image else ""
+        lines.append(f"image={image}{placeholder}")
         lines.append(
             f"cpu={req.get('cpu')}/{lim.get('cpu')} memory={req.get('memory')}/{lim.get('memory')} (request/limit)"
         )
@@ -129,6 +147,8 @@ def key_fields(resource: dict[str, Any]) -> list[str]:
             lines.append(f"egress to {'listed peers' if rule.get('to') else 'any'} on {ports}")
     elif kind == "ServiceMonitor":
         lines.append("endpoints " + ", ".join(e.get("path", "/metrics") for e in spec.get("endpoints", [])))
+    elif resource["type"].startswith("pulumi:providers:"):
+        lines.append(f"context={inputs.get('context')} cluster={inputs.get('clusterIdentifier')} (kubeconfig [secret])")
     elif kind == "RandomPassword":
         lines.append(f"length={inputs.get('length')} (value is a secret)")
     return lines
@@ -167,7 +187,12 @@ def write_manifests(graph: Graph, out: Path) -> int:
     (out / PLAN_MARKER).write_text("written by tools/plan.py; stale YAML here is deleted on the next run\n")
     for stale in out.glob("*.yaml"):
         stale.unlink()
-    manifests = render_manifests(graph, redact=True)
+    # Sorted by what identifies an object, not by registration order (the SDK registers from a
+    # thread pool): identical runs write identical files.
+    manifests = sorted(
+        render_manifests(graph, redact=True),
+        key=lambda m: (m["kind"], m["metadata"].get("namespace") or "", m["metadata"]["name"]),
+    )
     for index, manifest in enumerate(manifests):
         name = f"{index:02d}-{manifest['kind'].lower()}-{manifest['metadata']['name']}.yaml"
         (out / name).write_text(yaml.safe_dump(manifest, sort_keys=False))
@@ -180,11 +205,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, choices=stacks)
     parser.add_argument("--out", type=Path, help="write rendered Kubernetes manifests here")
     parser.add_argument("--generated-dir", type=Path, help="generated tree to read instead of the committed one")
+    parser.add_argument("--kubeconfig", type=Path, help="check this kubeconfig (offline) instead of a stand-in")
+    parser.add_argument("--context", help="context of --kubeconfig (default: its current-context)")
+    parser.add_argument(
+        "--project-dir", type=Path, default=ROOT, help="folder whose Pulumi.yaml, stack files and esc/ are read"
+    )
     args = parser.parse_args(argv)
     if args.generated_dir:
         os.environ[GENERATED_DIR_ENV] = str(args.generated_dir.resolve())
 
-    config, secret_keys = stack_config(args.stack)
+    try:
+        config, secret_keys = stack_config(args.stack, args.project_dir.resolve())
+    except StackConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.kubeconfig:
+        config[f"{PROJECT}:{KUBECONFIG_SETTING}"] = args.kubeconfig.read_text()
+        config[f"{PROJECT}:kubeContext"] = args.context or ""
     graph = run_program(args.stack, config, secret_keys)
     print_tree(graph)
     if args.out:

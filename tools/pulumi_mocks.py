@@ -81,6 +81,8 @@ class RecordedResource:
     name: str
     urn: str = ""
     parent: str = ""
+    # The provider reference (`<provider URN>::<id>`) the registration names; "" for the default one.
+    provider: str = ""
     custom: bool = True
     inputs: dict[str, Any] = field(default_factory=dict)
     state: dict[str, Any] = field(default_factory=dict)
@@ -118,10 +120,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 class ParentRecordingMonitor(MockMonitor):
-    """The adapter: a ``MockMonitor`` that also keeps each registration's URN and parent URN.
+    """The adapter: a ``MockMonitor`` that also keeps each registration's URN, parent URN and provider.
 
     ``MockMonitor.RegisterResource`` receives Pulumi's ``RegisterResourceRequest``; its ``parent``
-    field is the parent's URN, which the public ``MockResourceArgs`` does not carry.
+    field is the parent's URN and its ``provider`` the provider reference, which the public
+    ``MockResourceArgs`` does not carry.
     """
 
     def __init__(self, mocks: RecordingMocks) -> None:
@@ -139,4 +142,5 @@ class ParentRecordingMonitor(MockMonitor):
                 assert (recorded.type, recorded.name) == (request.type, request.name), "registration mismatch"
                 recorded.urn = response.urn
                 recorded.parent = request.parent
+                recorded.provider = request.provider
         return response

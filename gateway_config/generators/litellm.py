@@ -12,7 +12,11 @@ Failover follows what was measured on LiteLLM 1.106 (docs/probe-litellm-portkey.
 - `num_retries` is the spec's retry budget. The router retries at once while the group has a healthy
   deployment and backs off exponentially only when none is left: exactly "fail over first, spend
   retries where no alternative remains".
-- Router state lives in Redis, so what one replica learns about a dead target the others use.
+- Router state lives in Redis, so what one replica learns about a dead target the others use. It has
+  a Redis of its own (`STATE_REDIS_*`, never evicts), apart from the response cache (`CACHE_REDIS_*`,
+  evicts under pressure), so a burst of cache writes cannot evict a cooldown. Both are reached as
+  the ACL user `gateway`: `router_settings.redis_username` does not exist in LiteLLM 1.106 (it is
+  dropped with a warning), the username goes in `cache_kwargs`; the semantic cache takes only a URL.
 
 Secrets and infrastructure endpoints are `os.environ/NAME` references only, so one file runs in a
 pod (env from Kubernetes Secrets) and on a laptop (env from `make run`).
@@ -24,13 +28,31 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from gateway_config.resolve import ResolvedEnvironment, ResolvedTarget, ResolvedTask
-from gateway_config.runtime_env import MASTER_KEY, REDIS_HOST, REDIS_PASSWORD, REDIS_PORT, env_reference
+from gateway_config.runtime_env import (
+    CACHE_REDIS_HOST,
+    CACHE_REDIS_PASSWORD,
+    CACHE_REDIS_PORT,
+    CACHE_REDIS_URL,
+    MASTER_KEY,
+    REDIS_USERNAME,
+    STATE_REDIS_HOST,
+    STATE_REDIS_PASSWORD,
+    STATE_REDIS_PORT,
+    env_reference,
+)
 from gateway_config.spec import Cache
 
-REDIS_REFERENCES = {
-    "host": env_reference(REDIS_HOST),
-    "port": env_reference(REDIS_PORT),
-    "password": env_reference(REDIS_PASSWORD),
+CACHE_REDIS = {
+    "host": env_reference(CACHE_REDIS_HOST),
+    "port": env_reference(CACHE_REDIS_PORT),
+    "username": REDIS_USERNAME,
+    "password": env_reference(CACHE_REDIS_PASSWORD),
+}
+STATE_REDIS = {
+    "host": env_reference(STATE_REDIS_HOST),
+    "port": env_reference(STATE_REDIS_PORT),
+    "username": REDIS_USERNAME,
+    "password": env_reference(STATE_REDIS_PASSWORD),
 }
 MASTER_KEY_REFERENCE = env_reference(MASTER_KEY)
 SEMANTIC_CACHE_GROUP = "semantic-cache-embedding"
@@ -196,9 +218,11 @@ def _cache_params(environment: ResolvedEnvironment) -> dict[str, Any] | None:
     cache = environment.defaults.cache
     if cache.mode == "off":
         return None
-    params: dict[str, Any] = {**REDIS_REFERENCES, "ttl": cache.ttl_seconds, "namespace": CACHE_NAMESPACE}
+    params: dict[str, Any] = {**CACHE_REDIS, "ttl": cache.ttl_seconds, "namespace": CACHE_NAMESPACE}
     if cache.mode == "semantic":
         params["type"] = "redis-semantic"
+        # redis-semantic builds its URL from host/port/password without a username; a URL carries it.
+        params["redis_url"] = env_reference(CACHE_REDIS_URL)
         params["similarity_threshold"] = cache.similarity_threshold
         params["redis_semantic_cache_embedding_model"] = SEMANTIC_CACHE_GROUP
     else:
@@ -226,6 +250,17 @@ def _semantic_cache_deployment(environment: ResolvedEnvironment) -> list[dict[st
     ]
 
 
+def _router_state_redis() -> dict[str, Any]:
+    """Shared router state (cooldowns, usage): what one replica learns about a dead target, the others use."""
+    return {
+        "redis_host": STATE_REDIS["host"],
+        "redis_port": STATE_REDIS["port"],
+        "redis_password": STATE_REDIS["password"],
+        # Router.__init__ has no redis_username; its cache_kwargs reach the Redis client.
+        "cache_kwargs": {"username": REDIS_USERNAME},
+    }
+
+
 def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
     """The LiteLLM proxy config for one environment, as data."""
     tasks = environment.gateway_tasks
@@ -241,10 +276,7 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
         "model_group_retry_policy": _task_retry_policies(tasks, defaults.retry.attempts),
         "timeout": defaults.request_timeout_seconds,
         "cooldown_time": defaults.cooldown_seconds,
-        # Shared router state: what one replica learns about a dead target, the others use.
-        "redis_host": REDIS_REFERENCES["host"],
-        "redis_port": REDIS_REFERENCES["port"],
-        "redis_password": REDIS_REFERENCES["password"],
+        **_router_state_redis(),
     }
     litellm_settings: dict[str, Any] = {
         "callbacks": ["prometheus"],
@@ -263,7 +295,11 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
         "model_list": model_list,
         "router_settings": router_settings,
         "litellm_settings": litellm_settings,
-        "general_settings": {"master_key": MASTER_KEY_REFERENCE},
+        "general_settings": {
+            "master_key": MASTER_KEY_REFERENCE,
+            # Rate-limit and usage counters shared across pods: with the router's state, not the cache.
+            "coordination_redis": dict(STATE_REDIS),
+        },
     }
 
 

@@ -39,7 +39,19 @@ def _traffic(task: ResolvedTask) -> list[dict[str, Any]]:
     ]
 
 
-def _task_entry(task: ResolvedTask) -> dict[str, Any]:
+def longest_request_seconds(task: ResolvedTask, embedding: ResolvedTarget | None) -> float:
+    """An upper bound of the time one request of ``task`` spends in provider calls.
+
+    Every attempt of the retry budget may walk the whole chain (a cooldown expires while a long
+    request is still retrying), each target at its own timeout; a semantic cache embeds the prompt
+    first. The engine's waits between retries come on top (runtime/engines.py).
+    """
+    chain = sum(target.timeout_seconds for target in task.targets)
+    embed = embedding.timeout_seconds if embedding is not None and task.cache.mode == "semantic" else 0.0
+    return round(embed + (1 + task.retry.attempts) * chain, 3)
+
+
+def _task_entry(task: ResolvedTask, embedding: ResolvedTarget | None) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "description": task.description,
         "tier": task.tier,
@@ -66,7 +78,10 @@ def _task_entry(task: ResolvedTask) -> dict[str, Any]:
             "cache": task.cache.model_dump(mode="json"),
             "retry": task.retry.model_dump(mode="json"),
             "request_timeout_seconds": task.request_timeout_seconds,
+            "longest_request_seconds": longest_request_seconds(task, embedding),
             "connection_pool": task.connection_pool,
+            # True: the task's prompts reach only its own route's providers (no cache, no embedding).
+            "prompts_stay_on_route": task.prompts_stay_on_route,
         }
     )
     return entry
@@ -99,5 +114,10 @@ def routing_manifest(environment: ResolvedEnvironment) -> dict[str, Any]:
         "providers": _providers(environment),
         "budget_usd_monthly": environment.budget_usd_monthly,
         "slos": environment.slos.model_dump(mode="json"),
-        "tasks": {task.name: _task_entry(task) for task in environment.tasks},
+        # The environment's shared cache (one per gateway, every task that keeps it on shares it).
+        "shared_cache": {
+            "mode": environment.defaults.cache.mode,
+            "embedding_model": environment.cache_embedding_target.model if environment.cache_embedding_target else None,
+        },
+        "tasks": {task.name: _task_entry(task, environment.cache_embedding_target) for task in environment.tasks},
     }

@@ -31,7 +31,8 @@ from e2e_engines import LiteLLMEngine, LiteLLMPool, require_tool
 from local.client import gateway_tasks
 from local.environment import LocalEnvironment, build_local_tree, load_local_spec, prepare_environment
 from local.mock_provider import MockControl
-from local.processes import ServerProcess, portkey_available, start_mock_provider, start_portkey
+from local.processes import ServerProcess, engine_environment, portkey_available, start_mock_provider, start_portkey
+from runtime.engines import PORTKEY
 
 
 @pytest.fixture(scope="session")
@@ -100,9 +101,10 @@ def portkey_env(generated_local: Path, e2e_dir: Path, mock_server: ServerProcess
 
 
 @pytest.fixture(scope="session")
-def portkey_gateway(e2e_dir: Path) -> Iterator[ServerProcess]:
-    """The Portkey gateway (configs travel per request in ``x-portkey-config``)."""
+def portkey_gateway(e2e_dir: Path, portkey_env: LocalEnvironment) -> Iterator[ServerProcess]:
+    """The Portkey gateway (configs travel per request in ``x-portkey-config``), with the deployment's
+    environment: only the hosts the generated configs name are exempt from its SSRF blocklist."""
     require_tool("portkey", portkey_available())
-    server = start_portkey(e2e_dir / "logs")
+    server = start_portkey(e2e_dir / "logs", env=engine_environment(PORTKEY, portkey_env.root, e2e_dir))
     yield server
     server.stop()

@@ -12,19 +12,19 @@ import pytest
 from e2e_support import unique_body
 
 from local.client import CHAT_PATH, gateway_tasks, litellm_headers
-from local.environment import LocalEnvironment, LocalRedis, prepare_environment
+from local.environment import LocalEnvironment, prepare_environment
 from local.mock_provider import MockControl
 from local.processes import (
     INSTALL_HINTS,
-    LOOPBACK,
+    RedisServers,
     ServerProcess,
+    engine_environment,
     litellm_available,
     redis_server_path,
     start_litellm,
-    start_redis,
+    start_redis_pair,
 )
-
-REDIS_PASSWORD = "e2e-redis-password"
+from runtime.engines import LITELLM
 
 
 def require_tool(tool: str, available: bool) -> None:
@@ -39,11 +39,12 @@ def require_tool(tool: str, available: bool) -> None:
 
 @dataclass
 class LiteLLMEngine:
-    """One LiteLLM proxy on the generated config with the Redis it caches in and shares router state through."""
+    """One LiteLLM proxy on the generated config with the two Redis instances it uses: the response
+    cache and the router's shared state."""
 
     name: str
     server: ServerProcess
-    redis: ServerProcess
+    redis: RedisServers
     env: LocalEnvironment
     claimed: set[str] = field(default_factory=set)
 
@@ -93,8 +94,15 @@ class LiteLLMPool:
         self.engines: list[LiteLLMEngine] = []
         self._started = 0
 
-    def start_engine(self, label: str, extra_env: dict[str, str] | None = None) -> LiteLLMEngine:
-        """A new LiteLLM proxy with a Redis of its own (shared cooldowns would leak between engines).
+    def start_engine(
+        self,
+        label: str,
+        extra_env: dict[str, str] | None = None,
+        redis: RedisServers | None = None,
+        cache_maxmemory_mb: int | None = None,
+    ) -> LiteLLMEngine:
+        """A new LiteLLM proxy with two Redis instances of its own (shared cooldowns would leak between
+        engines), or on ``redis`` (a second replica of another engine: the caller stops them).
 
         ``extra_env``: engine settings a test needs on top of the generated environment (say why)."""
         require_tool("redis-server", redis_server_path() is not None)
@@ -102,19 +110,18 @@ class LiteLLMPool:
         self._started += 1
         name = f"litellm-{self._started}-{label}"
         logs = self.work_dir / "logs"
-        redis = start_redis(logs, password=REDIS_PASSWORD)
+        owned = redis is None
+        servers = redis or start_redis_pair(logs, cache_maxmemory_mb=cache_maxmemory_mb)
         try:
-            env = prepare_environment(
-                self.generated,
-                self.work_dir / name,
-                self.mock_url,
-                LocalRedis(LOOPBACK, redis.port, REDIS_PASSWORD),
-            )
-            server = start_litellm(env.litellm_config, logs, env={**env.env, **(extra_env or {})}, name=name)
+            env = prepare_environment(self.generated, self.work_dir / name, self.mock_url, servers.endpoints)
+            # The deployment's closed-by-default environment (runtime/engines.py), as make run applies it.
+            plain = engine_environment(LITELLM, env.root, self.work_dir / name)
+            server = start_litellm(env.litellm_config, logs, env={**plain, **env.env, **(extra_env or {})}, name=name)
         except BaseException:
-            redis.stop()
+            if owned:
+                servers.stop()
             raise
-        engine = LiteLLMEngine(name, server, redis, env)
+        engine = LiteLLMEngine(name, server, servers, env)
         try:
             engine.warm_up(MockControl(self.mock_url))
         except BaseException:

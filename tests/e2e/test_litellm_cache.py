@@ -1,12 +1,13 @@
 """LiteLLM's Redis cache with the generated config: hits, misses, and Redis failing under it.
 
 A hit is an answer that carries ``x-litellm-cache-key`` and reaches no upstream (counted at the mock),
-and its key is found in Redis.
-The engine is the test's own: the test kills its Redis, then starts a new one on the same port.
+and its key is found in the cache Redis.
+The engine is the test's own: the test kills its cache Redis, then starts a new one on the same port.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
-from e2e_engines import REDIS_PASSWORD, LiteLLMEngine
+from e2e_engines import LiteLLMEngine
 from e2e_support import cached_tasks, unique_body
 
 from local.client import Answer, post_chat
@@ -56,7 +57,7 @@ def _repeat_until_hit(client: httpx.Client, body: dict[str, Any], seconds: float
 
 
 def _redis(engine: LiteLLMEngine) -> redis.Redis:
-    return redis.Redis(host=engine.redis.host, port=engine.redis.port, password=REDIS_PASSWORD, socket_timeout=2)
+    return engine.redis.endpoints.cache.client()
 
 
 def test_litellm_cache_hits_misses_and_fails_open_when_redis_dies(
@@ -87,9 +88,9 @@ def test_litellm_cache_hits_misses_and_fails_open_when_redis_dies(
         assert other.status == 200 and not _hit(other), other.headers
         assert _upstream_calls(mock) == tries + 1
 
-        # Redis dies: the gateway keeps answering from the providers (the cache fails open).
-        port = engine.redis.port
-        engine.redis.stop()
+        # The cache Redis dies: the gateway keeps answering from the providers (the cache fails open).
+        cache = engine.redis.endpoints.cache
+        engine.redis.cache.stop()
         try:
             calls_before = _upstream_calls(mock)
             while_down = [post_chat(client, unique_body(task, "redis-down")) for _ in range(3)]
@@ -101,7 +102,10 @@ def test_litellm_cache_hits_misses_and_fails_open_when_redis_dies(
             assert _upstream_calls(mock) - calls_before in (3, 4)
         finally:
             # A new, empty Redis on the same port and password: the engine must reconnect by itself.
-            engine.redis = start_redis(engine.redis.log_path.parent, port=port, password=REDIS_PASSWORD)
+            engine.redis.cache, restarted = start_redis(
+                engine.redis.cache.log_path.parent, port=cache.port, password=cache.password
+            )
+            engine.redis.endpoints = dataclasses.replace(engine.redis.endpoints, cache=restarted)
 
         # Hits recover: a new prompt, asked twice, is a hit again and its entry is in the new Redis.
         deadline, rounds, in_redis = time.monotonic() + RECOVERY_SECONDS, 0, False

@@ -33,6 +33,17 @@ CANARY_SECRETS: dict[str, str] = {
     "anthropicApiKey": "sk-canary-anthropic-8c3e6a1f4b20",
     "openrouterApiKey": "sk-canary-openrouter-2e9d7c5a0f13",
 }
+# A real-looking kubeconfig for the staging cluster, handed to the prod stack by mistake.
+STAGING_KUBECONFIG = yaml.safe_dump(
+    {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "staging", "cluster": {"server": "https://kubernetes.staging.example.internal"}}],
+        "contexts": [{"name": "staging", "context": {"cluster": "staging", "user": "deployer"}}],
+        "users": [{"name": "deployer", "user": {"token": "token-canary-3f9a"}}],
+        "current-context": "staging",
+    }
+)
 # A provider key rotated in ESC: a new value for one key, everything else as in the prod run.
 ROTATED_SECRETS: dict[str, str] = {**CANARY_SECRETS, "openaiApiKey": "sk-canary-openai-rotated-7d4a19"}
 
@@ -176,6 +187,22 @@ def offline_runs(
     runs.add("prod-plain-key", "prod", generated_root, secrets={}, settings=CANARY_SECRETS)
     runs.add(
         "prod-esc-placeholder", "prod", generated_root, secrets={**CANARY_SECRETS, "anthropicApiKey": ESC_PLACEHOLDER}
+    )
+    runs.add(
+        "prod-other-cluster",
+        "prod",
+        generated_root,
+        settings={"kubeContext": ""},
+        secrets={**CANARY_SECRETS, "kubeconfig": STAGING_KUBECONFIG},
+    )
+    runs.add(
+        "staging-egress-proxy",
+        "staging",
+        generated_root,
+        settings={
+            "egressProxy": "http://squid.egress.svc.cluster.local:3128",
+            "corsOrigins": '["https://app.example.com","https://admin.example.com"]',
+        },
     )
     runs.launch()
     yield runs

@@ -16,7 +16,8 @@ AUTO_NAMED = {
     ("ConfigMap", "llm-gateway-config"),
     ("Secret", "llm-gateway-provider-keys"),
     ("Secret", "llm-gateway-master-key-secret"),
-    ("Secret", "llm-gateway-redis-auth"),
+    ("Secret", "llm-gateway-redis-cache-auth"),
+    ("Secret", "llm-gateway-redis-state-auth"),
 }
 
 

@@ -65,12 +65,16 @@ def test_prod_plan_lists_the_acceptance_objects(plans: dict[str, tuple[str, Path
         "kubernetes:core/v1:ConfigMap  llm-gateway-config",
         "kubernetes:core/v1:Secret  llm-gateway-provider-keys",
         "kubernetes:core/v1:Secret  llm-gateway-master-key-secret",
-        "kubernetes:apps/v1:StatefulSet  llm-gateway-redis-statefulset",
-        "kubernetes:core/v1:Secret  llm-gateway-redis-auth",
+        "kubernetes:apps/v1:StatefulSet  llm-gateway-redis-cache-statefulset",
+        "kubernetes:apps/v1:StatefulSet  llm-gateway-redis-state-statefulset",
+        "kubernetes:core/v1:Secret  llm-gateway-redis-cache-auth",
+        "kubernetes:core/v1:ServiceAccount  llm-gateway-serviceaccount",
+        "pulumi:providers:kubernetes  llm-gateway-cluster",
         "PVC template data: 10Gi",
         "replicas 3..10",
-        "minAvailable=2",
-        "gatewayUrl = http://llm-gateway.llm-gateway.svc.cluster.local",
+        "maxUnavailable=1",
+        "(offline placeholder: ESC holds the verified digest)",
+        "gatewayUrl = http://llm-gateway.llm-gateway-prod.svc.cluster.local",
     ):
         assert needle in stdout, needle
     assert elapsed < PLAN_BUDGET_SECONDS
@@ -100,9 +104,15 @@ def test_plan_shows_the_generated_names_the_pods_read(plans: dict[str, tuple[str
     stdout, _, _ = plans["prod"]
     gateway = re.search(r"reads (.*ConfigMap llm-gateway-config-[0-9a-f]{8}.*)", stdout)
     assert gateway, stdout
-    for logical in ("llm-gateway-provider-keys", "llm-gateway-master-key-secret", "llm-gateway-redis-auth"):
+    for logical in (
+        "llm-gateway-provider-keys",
+        "llm-gateway-master-key-secret",
+        "llm-gateway-redis-cache-auth",
+        "llm-gateway-redis-state-auth",
+    ):
         assert re.search(rf"Secret {logical}-[0-9a-f]{{8}}", gateway.group(1)), logical
-    assert re.search(r"reads Secret llm-gateway-redis-auth-[0-9a-f]{8}$", stdout, re.MULTILINE)  # Redis
+    for role in ("cache", "state"):  # each Redis reads its ACL file from its own Secret
+        assert re.search(rf"reads Secret llm-gateway-redis-{role}-auth-[0-9a-f]{{8}}$", stdout, re.MULTILINE), role
     assert re.search(r"configChecksum = [0-9a-f]{64}", stdout)
 
 

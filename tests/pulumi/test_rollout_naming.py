@@ -18,11 +18,13 @@ from program.generated_tree import load_generated_config
 from runtime.engines import LITELLM
 
 GATEWAY = "llm-gateway"
-REDIS = "llm-gateway-redis"
+REDIS = "llm-gateway-redis-cache"
+STATE = "llm-gateway-redis-state"
 CONFIG = "llm-gateway-config"
 PROVIDER_KEYS = "llm-gateway-provider-keys"
 MASTER_KEY = "llm-gateway-master-key-secret"
-REDIS_AUTH = "llm-gateway-redis-auth"
+REDIS_AUTH = "llm-gateway-redis-cache-auth"
+STATE_AUTH = "llm-gateway-redis-state-auth"
 
 
 def _pod_template(graph: dict[str, Any], kind: str = "Deployment", name: str = GATEWAY) -> dict[str, Any]:
@@ -31,8 +33,10 @@ def _pod_template(graph: dict[str, Any], kind: str = "Deployment", name: str = G
 
 
 def _secrets_read(graph: dict[str, Any], kind: str, name: str) -> set[str]:
+    """Secrets a pod reads: by environment variable or as a mounted volume."""
     refs = (entry.get("valueFrom", {}).get("secretKeyRef") for entry in container(graph, kind, name).get("env", []))
-    return {ref["name"] for ref in refs if ref}
+    volumes = _pod_template(graph, kind, name)["spec"].get("volumes") or []
+    return {ref["name"] for ref in refs if ref} | {v["secret"]["secretName"] for v in volumes if "secret" in v}
 
 
 def _config_map_read(graph: dict[str, Any]) -> str:
@@ -49,9 +53,11 @@ def test_config_maps_and_secrets_carry_no_fixed_name(stack_graph: dict[str, Any]
 def test_pods_take_the_names_from_the_objects_outputs(stack_graph: dict[str, Any]) -> None:
     assert _config_map_read(stack_graph) == generated_name(stack_graph, "ConfigMap", CONFIG)
     assert _secrets_read(stack_graph, "Deployment", GATEWAY) == {
-        generated_name(stack_graph, "Secret", logical) for logical in (PROVIDER_KEYS, MASTER_KEY, REDIS_AUTH)
+        generated_name(stack_graph, "Secret", logical)
+        for logical in (PROVIDER_KEYS, MASTER_KEY, REDIS_AUTH, STATE_AUTH)
     }
     assert _secrets_read(stack_graph, "StatefulSet", REDIS) == {generated_name(stack_graph, "Secret", REDIS_AUTH)}
+    assert _secrets_read(stack_graph, "StatefulSet", STATE) == {generated_name(stack_graph, "Secret", STATE_AUTH)}
 
 
 def test_unchanged_spec_and_keys_change_nothing(offline_runs: Any) -> None:
@@ -82,13 +88,13 @@ def test_rotating_a_provider_key_is_a_new_secret_and_rolls_the_gateway(offline_r
     assert _pod_template(rotated) != _pod_template(before)
     # The routing did not change, nor did the generated keys; Redis reads no provider key: it keeps running.
     assert _config_map_read(rotated) == _config_map_read(before)
-    for logical in (MASTER_KEY, REDIS_AUTH):
+    for logical in (MASTER_KEY, REDIS_AUTH, STATE_AUTH):
         assert generated_name(rotated, "Secret", logical) == generated_name(before, "Secret", logical)
     assert _pod_template(rotated, "StatefulSet", REDIS) == _pod_template(before, "StatefulSet", REDIS)
 
 
 def test_no_checksum_annotations_where_the_name_already_changes(stack_graph: dict[str, Any]) -> None:
-    for kind, name in (("Deployment", GATEWAY), ("StatefulSet", REDIS)):
+    for kind, name in (("Deployment", GATEWAY), ("StatefulSet", REDIS), ("StatefulSet", STATE)):
         assert "annotations" not in _pod_template(stack_graph, kind, name)["metadata"]
 
 

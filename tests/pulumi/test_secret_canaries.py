@@ -54,8 +54,11 @@ def test_secrets_do_reach_their_kubernetes_secrets(offline_runs: Any, run: str, 
     assert sorted(provider.values()) == sorted(canary_secrets.values())
     master = auto_named(graph, "Secret", "llm-gateway-master-key-secret")["stringData"]
     assert master["LITELLM_MASTER_KEY"].startswith("sk-" + MOCK_PASSWORD_PREFIX)
-    redis = auto_named(graph, "Secret", "llm-gateway-redis-auth")["stringData"]
-    assert redis["REDIS_PASSWORD"].startswith(MOCK_PASSWORD_PREFIX)
+    for role in ("cache", "state"):
+        redis = auto_named(graph, "Secret", f"llm-gateway-redis-{role}-auth")["stringData"]
+        assert redis["password"].startswith(MOCK_PASSWORD_PREFIX)
+        # The ACL file holds only the password's hash.
+        assert MOCK_PASSWORD_PREFIX not in redis["users.acl"] and "#" in redis["users.acl"]
 
 
 @pytest.mark.parametrize("run", ["staging", "prod", "staging-portkey"])
@@ -79,8 +82,8 @@ def test_esc_placeholder_is_refused_as_a_key(offline_runs: Any, canary_secrets: 
     run = offline_runs.get("prod-esc-placeholder")
     assert run.returncode == 2, run.stderr
     assert run.stderr.splitlines()[1:] == [
-        "llm-gateway:anthropicApiKey: still the ESC placeholder; set the real key with "
-        "esc env set llm-gateway/prod providerKeys.anthropic '<key>' --secret"
+        "llm-gateway:anthropicApiKey: still the ESC placeholder; set the real value with "
+        "esc env set llm-gateway/prod providerKeys.anthropic --secret --string --file - < <file>"
     ]
     for canary in canary_secrets.values():
         assert canary not in run.stderr + run.stdout

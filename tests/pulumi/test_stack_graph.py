@@ -2,36 +2,59 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
+import math
 import re
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from pulumi_graph import AUTO_NAMED, auto_named, container, env_by_name, generated_name, manifests, objects, one
+from pulumi_graph import (
+    AUTO_NAMED,
+    KUBERNETES_VERSION,
+    auto_named,
+    container,
+    env_by_name,
+    generated_name,
+    manifests,
+    objects,
+    one,
+)
 
+from components.gateway import ENDPOINT_DRAIN_SECONDS, SHUTDOWN_MARGIN_SECONDS
+from program.egress import NON_PUBLIC_IPV4
 from program.generated_tree import load_generated_config
-from runtime.engines import LITELLM
+from runtime.engines import LITELLM, NO_BROWSER_ORIGIN, PORTKEY
+from tools.pulumi_mocks import SECRET_MARKER
 
-NS = "llm-gateway"
 GATEWAY = "llm-gateway"
-REDIS = "llm-gateway-redis"
+REDIS = "llm-gateway-redis-cache"
+STATE = "llm-gateway-redis-state"
+# Each stack its own namespace (staging and prod may share a cluster).
+NAMESPACES = {"staging": "llm-gateway-staging", "prod": "llm-gateway-prod"}
+
+
+def _ns(graph: dict[str, Any]) -> str:
+    return NAMESPACES[graph["stack"]]
+
 
 CONFIG = "llm-gateway-config"
 # Objects with a fixed Kubernetes name; the ConfigMap and the Secrets are auto-named (AUTO_NAMED).
 EXPECTED_OBJECTS = {
-    ("Namespace", NS),
     ("NetworkPolicy", "default-deny-all"),
     ("Deployment", GATEWAY),
     ("Service", GATEWAY),
+    ("ServiceAccount", GATEWAY),
     ("HorizontalPodAutoscaler", GATEWAY),
     ("PodDisruptionBudget", GATEWAY),
     ("NetworkPolicy", GATEWAY),
     ("ServiceMonitor", GATEWAY),
-    ("StatefulSet", REDIS),
-    ("Service", REDIS),
-    ("PodDisruptionBudget", REDIS),
-    ("NetworkPolicy", REDIS),
+    *(
+        (kind, name)
+        for name in (REDIS, STATE)
+        for kind in ("StatefulSet", "Service", "ServiceAccount", "PodDisruptionBudget", "NetworkPolicy")
+    ),
 }
 COMPONENTS = {
     "llm-gateway:index:GatewayNamespace",
@@ -52,10 +75,10 @@ def objects_all(graph: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_every_expected_object_exists(stack_graph: dict[str, Any]) -> None:
     auto = {(kind, generated_name(stack_graph, kind, logical)) for kind, logical in AUTO_NAMED}
-    assert _kinds_and_names(stack_graph) == EXPECTED_OBJECTS | auto
+    assert _kinds_and_names(stack_graph) == EXPECTED_OBJECTS | auto | {("Namespace", _ns(stack_graph))}
     types = Counter(resource["type"] for resource in stack_graph["resources"])
     assert set(types) >= COMPONENTS
-    assert types["random:index/randomPassword:RandomPassword"] == 2  # master key + Redis password
+    assert types["random:index/randomPassword:RandomPassword"] == 3  # master key + two Redis passwords
 
 
 def test_names_are_unique(stack_graph: dict[str, Any]) -> None:
@@ -71,7 +94,7 @@ def test_names_are_unique(stack_graph: dict[str, Any]) -> None:
 def test_children_are_parented_and_prefixed(stack_graph: dict[str, Any]) -> None:
     by_urn = {resource["urn"]: resource for resource in stack_graph["resources"]}
     for resource in stack_graph["resources"]:
-        if resource["type"] in COMPONENTS:
+        if resource["type"] in COMPONENTS or resource["type"].startswith("pulumi:providers:"):
             continue
         parent = by_urn.get(resource["parent"])
         assert parent is not None and parent["type"] in COMPONENTS, resource["name"]
@@ -81,9 +104,34 @@ def test_children_are_parented_and_prefixed(stack_graph: dict[str, Any]) -> None
 def test_everything_lives_in_the_gateway_namespace(stack_graph: dict[str, Any]) -> None:
     for obj in objects_all(stack_graph):
         if obj["kind"] != "Namespace":
-            assert obj["metadata"]["namespace"] == NS, obj["metadata"]["name"]
-    labels = one(stack_graph, "Namespace", NS)["metadata"]["labels"]
-    assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+            assert obj["metadata"]["namespace"] == _ns(stack_graph), obj["metadata"]["name"]
+    labels = one(stack_graph, "Namespace", _ns(stack_graph))["metadata"]["labels"]
+    # Pinned to a version: a cluster upgrade must not change the rules under a running stack.
+    for mode in ("enforce", "audit", "warn"):
+        assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
+        assert labels[f"pod-security.kubernetes.io/{mode}-version"] == f"v{KUBERNETES_VERSION.rsplit('.', 1)[0]}"
+
+
+def test_every_kubernetes_object_goes_through_the_stacks_provider(stack_graph: dict[str, Any]) -> None:
+    (provider,) = [r for r in stack_graph["resources"] if r["type"] == "pulumi:providers:kubernetes"]
+    assert provider["name"] == "llm-gateway-cluster"
+    assert set(provider["inputs"]["kubeconfig"]) == {SECRET_MARKER}
+    assert provider["inputs"]["clusterIdentifier"] == f"https://kubernetes.{stack_graph['stack']}.example.internal"
+    for resource in stack_graph["resources"]:
+        if resource["type"].startswith("kubernetes:"):
+            assert resource["provider"].startswith(provider["urn"] + "::"), resource["name"]
+
+
+def test_prod_refuses_a_kubeconfig_for_another_cluster(offline_runs: Any) -> None:
+    run = offline_runs.get("prod-other-cluster")
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.splitlines() == [
+        "error: invalid configuration for stack 'prod':",
+        "llm-gateway:kubeconfig: context 'staging' points at cluster 'staging' "
+        "(https://kubernetes.staging.example.internal), not this stack's llm-gateway:clusterServer "
+        "(https://kubernetes.prod.example.internal): refusing to deploy there (stack 'prod')",
+    ]
+    assert run.stdout == "" and "token-canary" not in run.stderr
 
 
 def test_staging_is_small(offline_runs: Any) -> None:
@@ -95,6 +143,7 @@ def test_staging_is_small(offline_runs: Any) -> None:
         "selector": {
             "matchLabels": {"app.kubernetes.io/name": "llm-gateway", "app.kubernetes.io/component": "gateway"}
         },
+        "unhealthyPodEvictionPolicy": "AlwaysAllow",
     }
     assert container(graph, "Deployment", GATEWAY)["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}
     redis = one(graph, "StatefulSet", REDIS)["spec"]
@@ -106,12 +155,15 @@ def test_prod_is_redundant_persistent_and_pinned(offline_runs: Any) -> None:
     graph = offline_runs.graph("prod")
     hpa = one(graph, "HorizontalPodAutoscaler", GATEWAY)["spec"]
     assert hpa["minReplicas"] >= 3 and hpa["maxReplicas"] >= hpa["minReplicas"]
-    assert one(graph, "PodDisruptionBudget", GATEWAY)["spec"]["minAvailable"] == 2
+    # At most one pod leaves at once, whatever the HPA has scaled to (a fixed minimum would let most go).
+    budget = one(graph, "PodDisruptionBudget", GATEWAY)["spec"]
+    assert budget["maxUnavailable"] == 1 and "minAvailable" not in budget
+    assert budget["unhealthyPodEvictionPolicy"] == "AlwaysAllow"
     redis = one(graph, "StatefulSet", REDIS)["spec"]
     (claim,) = redis["volumeClaimTemplates"]
     assert claim["metadata"]["name"] == "data"
     assert claim["spec"]["resources"]["requests"]["storage"] == "10Gi"
-    for kind, name in (("Deployment", GATEWAY), ("StatefulSet", REDIS)):
+    for kind, name in (("Deployment", GATEWAY), ("StatefulSet", REDIS), ("StatefulSet", STATE)):
         assert DIGEST.search(container(graph, kind, name)["image"]), kind
     spread = one(graph, "Deployment", GATEWAY)["spec"]["template"]["spec"]["topologySpreadConstraints"]
     assert {"topology.kubernetes.io/zone": "DoNotSchedule"}.items() <= {
@@ -120,9 +172,12 @@ def test_prod_is_redundant_persistent_and_pinned(offline_runs: Any) -> None:
 
 
 def test_pods_are_hardened(stack_graph: dict[str, Any]) -> None:
-    for kind, name in (("Deployment", GATEWAY), ("StatefulSet", REDIS)):
+    for kind, name in (("Deployment", GATEWAY), ("StatefulSet", REDIS), ("StatefulSet", STATE)):
         pod = one(stack_graph, kind, name)["spec"]["template"]["spec"]
         assert pod["automountServiceAccountToken"] is False
+        # A ServiceAccount of its own, with no token either.
+        assert pod["serviceAccountName"] == name
+        assert one(stack_graph, "ServiceAccount", name)["automountServiceAccountToken"] is False
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
         for spec in pod["containers"]:
@@ -144,10 +199,20 @@ def test_litellm_container(stack_graph: dict[str, Any]) -> None:
     assert spec["readinessProbe"]["httpGet"]["path"] == "/health/readiness"
     assert spec["ports"] == [{"containerPort": 4000, "name": "http", "protocol": "TCP"}]
     env = env_by_name(spec)
-    assert env["REDIS_HOST"]["value"] == f"{REDIS}.{NS}.svc.cluster.local"
-    assert env["REDIS_PORT"]["value"] == "6379"
+    ns = _ns(stack_graph)
+    assert env["CACHE_REDIS_HOST"]["value"] == f"{REDIS}.{ns}.svc.cluster.local"
+    assert env["STATE_REDIS_HOST"]["value"] == f"{STATE}.{ns}.svc.cluster.local"
+    assert env["CACHE_REDIS_PORT"]["value"] == env["STATE_REDIS_PORT"]["value"] == "6379"
+    # The URL the semantic cache takes: the kubelet expands the password reference defined before it.
+    assert (
+        env["CACHE_REDIS_URL"]["value"]
+        == f"redis://gateway:$(CACHE_REDIS_PASSWORD)@{REDIS}.{ns}.svc.cluster.local:6379"
+    )
+    names = [entry["name"] for entry in spec["env"]]
+    assert names.index("CACHE_REDIS_PASSWORD") < names.index("CACHE_REDIS_URL")
     expected_refs = {
-        "REDIS_PASSWORD": ("llm-gateway-redis-auth", "REDIS_PASSWORD"),
+        "CACHE_REDIS_PASSWORD": ("llm-gateway-redis-cache-auth", "password"),
+        "STATE_REDIS_PASSWORD": ("llm-gateway-redis-state-auth", "password"),
         "OPENAI_API_KEY": ("llm-gateway-provider-keys", "OPENAI_API_KEY"),
         "ANTHROPIC_API_KEY": ("llm-gateway-provider-keys", "ANTHROPIC_API_KEY"),
         "OPENROUTER_API_KEY": ("llm-gateway-provider-keys", "OPENROUTER_API_KEY"),
@@ -211,45 +276,120 @@ def test_network_policies(stack_graph: dict[str, Any]) -> None:
     (expression,) = peer["namespaceSelector"]["matchExpressions"]
     assert expression["key"] == "kubernetes.io/metadata.name" and expression["operator"] == "In"
     assert "monitoring" in expression["values"] and "podSelector" not in peer
-    egress_ports = {(p["port"], p["protocol"]) for rule in gateway["egress"] for p in rule["ports"]}
-    assert egress_ports == {(6379, "TCP"), (53, "UDP"), (53, "TCP"), (443, "TCP")}
-    redis_rule = next(rule for rule in gateway["egress"] if rule["ports"][0]["port"] == 6379)
-    assert redis_rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "redis"
-
-    redis = one(stack_graph, "NetworkPolicy", REDIS)["spec"]
-    assert redis["egress"] == []
-    (rule,) = redis["ingress"]
-    assert rule["from"] == [
-        {"podSelector": {"matchLabels": one(stack_graph, "Deployment", GATEWAY)["spec"]["selector"]["matchLabels"]}}
+    redis_rules, dns, https = gateway["egress"][:2], gateway["egress"][2], gateway["egress"][3]
+    assert len(gateway["egress"]) == 4
+    assert [rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for rule in redis_rules] == [
+        "redis-cache",
+        "redis-state",
     ]
-    assert rule["ports"] == [{"port": 6379, "protocol": "TCP"}]
+    assert all(rule["ports"] == [{"port": 6379, "protocol": "TCP"}] for rule in redis_rules)
+    # DNS to the cluster's DNS pods only: namespace and pods in one peer (both must match).
+    assert dns["to"] == [
+        {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+        }
+    ]
+    assert {(p["port"], p["protocol"]) for p in dns["ports"]} == {(53, "UDP"), (53, "TCP")}
+    # HTTPS to public addresses only.
+    (block,) = https["to"]
+    assert block["ipBlock"]["cidr"] == "0.0.0.0/0"
+    assert block["ipBlock"]["except"] == [cidr for cidr, _ in NON_PUBLIC_IPV4]
+    assert https["ports"] == [{"port": 443, "protocol": "TCP"}]
+
+    for name in (REDIS, STATE):
+        redis = one(stack_graph, "NetworkPolicy", name)["spec"]
+        assert redis["egress"] == []
+        (rule,) = redis["ingress"]
+        assert rule["from"] == [
+            {"podSelector": {"matchLabels": one(stack_graph, "Deployment", GATEWAY)["spec"]["selector"]["matchLabels"]}}
+        ]
+        assert rule["ports"] == [{"port": 6379, "protocol": "TCP"}]
 
     default_deny = one(stack_graph, "NetworkPolicy", "default-deny-all")["spec"]
     assert default_deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
 
 
+def test_egress_excepts_every_non_public_range_and_no_public_one() -> None:
+    # The list is IANA's (program/egress.py); Python's `ipaddress` differs between patch releases, so
+    # it only cross-checks here.
+    networks = [ipaddress.ip_network(cidr) for cidr, _ in NON_PUBLIC_IPV4]
+    for network in networks:
+        # Multicast and the deprecated 6to4 relay anycast block are excluded although Python calls them global.
+        address = network.network_address
+        assert not address.is_global or address.is_multicast or str(network) == "192.88.99.0/24", network
+    for public in ("8.8.8.8", "1.1.1.1", "104.18.0.1", "162.159.140.245"):  # DNS and CDN fronts of the providers
+        assert not any(ipaddress.ip_address(public) in network for network in networks), public
+    for private in ("10.96.0.1", "172.20.0.10", "192.168.1.1", "100.64.0.1", "169.254.169.254", "127.0.0.1"):
+        assert any(ipaddress.ip_address(private) in network for network in networks), private
+
+
+def test_egress_goes_only_to_the_stacks_proxy_when_it_names_one(offline_runs: Any) -> None:
+    graph = offline_runs.graph("staging-egress-proxy")
+    rules = one(graph, "NetworkPolicy", GATEWAY)["spec"]["egress"]
+    assert not any("ipBlock" in peer for rule in rules for peer in rule.get("to", []))
+    assert rules[-1] == {
+        "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "egress"}}}],
+        "ports": [{"port": 3128, "protocol": "TCP"}],
+    }
+    env = env_by_name(container(graph, "Deployment", GATEWAY))
+    assert env["HTTPS_PROXY"]["value"] == "http://squid.egress.svc.cluster.local:3128"
+
+
 def test_redis_is_capped_authenticated_and_internal(stack_graph: dict[str, Any]) -> None:
-    spec = container(stack_graph, "StatefulSet", REDIS)
-    args = spec["args"]
-    assert args[args.index("--maxmemory-policy") + 1] == "allkeys-lru"
-    maxmemory_mb = int(args[args.index("--maxmemory") + 1].removesuffix("mb"))
-    limit_mi = int(spec["resources"]["limits"]["memory"].removesuffix("Mi"))
-    assert 0 < maxmemory_mb < limit_mi
-    assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
-    # LiteLLM's redis-semantic cache needs the query engine the Redis 8 image bundles.
-    assert args[args.index("--loadmodule") + 1].endswith("/redisearch.so")
-    redis_secret = generated_name(stack_graph, "Secret", "llm-gateway-redis-auth")
-    assert env_by_name(spec)["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"]["name"] == redis_secret
+    for name, policy in ((REDIS, "allkeys-lru"), (STATE, "noeviction")):
+        spec = container(stack_graph, "StatefulSet", name)
+        args = spec["args"]
+        # The cache may evict; the router's state never (cache pressure cannot evict a cooldown).
+        assert args[args.index("--maxmemory-policy") + 1] == policy
+        maxmemory_mb = int(args[args.index("--maxmemory") + 1].removesuffix("mb"))
+        limit_mi = int(spec["resources"]["limits"]["memory"].removesuffix("Mi"))
+        assert 0 < maxmemory_mb < limit_mi
+        # No password on the command line or in the environment: an ACL file mounted from the Secret.
+        assert "--requirepass" not in args and "env" not in spec
+        assert args[args.index("--aclfile") + 1] == "/etc/redis/acl/users.acl"
+        pod = one(stack_graph, "StatefulSet", name)["spec"]["template"]["spec"]
+        (acl,) = [v for v in pod["volumes"] if v["name"] == "acl"]
+        secret = auto_named(stack_graph, "Secret", f"{name}-auth")
+        assert acl["secret"] == {
+            "secretName": secret["metadata"]["name"],
+            "items": [{"key": "users.acl", "path": "users.acl"}],
+            "defaultMode": 0o440,
+        }
+        users = secret["stringData"]["users.acl"].splitlines()
+        assert users[0] == "user default off"
+        assert users[1] == "user probe on nopass resetchannels -@all +ping"
+        assert re.fullmatch(r"user gateway on #[0-9a-f]{64} resetchannels ~\* -@all \+get .*", users[2]), users[2]
+        assert secret["stringData"]["password"] not in secret["stringData"]["users.acl"]
+        assert "+flushall" not in users[2] and "+config" not in users[2] and "+@all" not in users[2]
+        probe = spec["readinessProbe"]["exec"]["command"][-1]
+        assert "--user probe" in probe and "PONG" in probe
     for service in objects(stack_graph, "Service"):
         assert service["spec"]["type"] == "ClusterIP", "no NodePort/LoadBalancer anywhere"
     assert one(stack_graph, "Service", REDIS)["spec"]["clusterIP"] == "None"
     assert one(stack_graph, "StatefulSet", REDIS)["spec"]["serviceName"] == REDIS
+    cache_args = container(stack_graph, "StatefulSet", REDIS)["args"]
+    # LiteLLM's redis-semantic cache needs the query engine the Redis 8 image bundles.
+    assert cache_args[cache_args.index("--loadmodule") + 1].endswith("/redisearch.so")
+    assert "--loadmodule" not in container(stack_graph, "StatefulSet", STATE)["args"]
+
+
+def test_rollout_drains_before_the_longest_request_is_cut(stack_graph: dict[str, Any], generated_root: Path) -> None:
+    pod = one(stack_graph, "Deployment", GATEWAY)["spec"]["template"]["spec"]
+    (spec,) = pod["containers"]
+    assert spec["lifecycle"] == {"preStop": {"sleep": {"seconds": ENDPOINT_DRAIN_SECONDS}}}
+    config = load_generated_config(stack_graph["outputs"]["environment"]["value"], LITELLM, generated_root)
+    longest = config.longest_request_seconds(LITELLM)
+    # From the generated routes: the longest task's every target and retry, plus LiteLLM's waits.
+    assert longest > max(t["request_timeout_seconds"] for t in config.manifest["tasks"].values() if "retry" in t)
+    assert pod["terminationGracePeriodSeconds"] == ENDPOINT_DRAIN_SECONDS + math.ceil(longest) + SHUTDOWN_MARGIN_SECONDS
 
 
 def test_outputs(stack_graph: dict[str, Any], generated_root: Path) -> None:
     outputs = stack_graph["outputs"]
-    assert outputs["gatewayUrl"]["value"] == f"http://{GATEWAY}.{NS}.svc.cluster.local"
-    assert outputs["redisServiceName"]["value"] == REDIS
+    assert outputs["gatewayUrl"]["value"] == f"http://{GATEWAY}.{_ns(stack_graph)}.svc.cluster.local"
+    assert outputs["redisCacheServiceName"]["value"] == REDIS
+    assert outputs["redisStateServiceName"]["value"] == STATE
     # The checksum is for reviewers only: the pods roll because the ConfigMap's name changes.
     environment = outputs["environment"]["value"]
     assert outputs["configChecksum"]["value"] == load_generated_config(environment, LITELLM, generated_root).checksum
@@ -286,3 +426,30 @@ def test_portkey_engine(offline_runs: Any, custom_host_staging_root: Path) -> No
     assert not objects(graph, "ServiceMonitor")  # no /metrics in the OSS build
     data = auto_named(graph, "ConfigMap", CONFIG)["data"]
     assert any(key.startswith("portkey.") for key in data) and "litellm.config.yaml" not in data
+    # Only the hosts its configs name are exempt from its SSRF blocklist (which also ends the default
+    # exemption of localhost and 127.0.0.1).
+    assert env_by_name(spec)["TRUSTED_CUSTOM_HOSTS"]["value"] == "api.anthropic.com,api.openai.com,openrouter.ai"
+    # It reads no Redis, so its pods may not reach Redis.
+    rules = one(graph, "NetworkPolicy", GATEWAY)["spec"]["egress"]
+    assert not any("podSelector" in peer and "namespaceSelector" not in peer for r in rules for peer in r["to"])
+    # Node exits at once on SIGTERM: the preStop pause outlasts the longest request itself.
+    longest = math.ceil(
+        load_generated_config("staging", PORTKEY, custom_host_staging_root).longest_request_seconds(PORTKEY)
+    )
+    pod = one(graph, "Deployment", GATEWAY)["spec"]["template"]["spec"]
+    assert spec["lifecycle"]["preStop"]["sleep"]["seconds"] == ENDPOINT_DRAIN_SECONDS + longest
+    assert pod["terminationGracePeriodSeconds"] == ENDPOINT_DRAIN_SECONDS + longest + SHUTDOWN_MARGIN_SECONDS
+
+
+def test_litellm_is_closed_by_default(stack_graph: dict[str, Any]) -> None:
+    env = env_by_name(container(stack_graph, "Deployment", GATEWAY))
+    for name in ("DISABLE_ADMIN_UI", "NO_DOCS", "NO_REDOC", "NO_OPENAPI"):
+        assert env[name]["value"] == "True", name
+    assert env["LITELLM_CORS_ALLOW_CREDENTIALS"]["value"] == "false"
+    # No origin allowed: LiteLLM reads an empty list as "*", so it gets one no browser can have.
+    assert env["LITELLM_CORS_ORIGINS"]["value"] == NO_BROWSER_ORIGIN
+
+
+def test_cors_allows_the_stacks_origins_only(offline_runs: Any) -> None:
+    env = env_by_name(container(offline_runs.graph("staging-egress-proxy"), "Deployment", GATEWAY))
+    assert env["LITELLM_CORS_ORIGINS"]["value"] == "https://app.example.com,https://admin.example.com"

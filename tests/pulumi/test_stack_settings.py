@@ -4,7 +4,6 @@ Pulumi.yaml, the stack files and the ESC definitions agree with the settings mod
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 from typing import Any
 
@@ -13,28 +12,38 @@ import yaml
 
 from program.generated_tree import GeneratedConfigError, load_generated_config
 from program.stack_settings import (
+    ESC_PATHS,
     ESC_PLACEHOLDER,
+    OFFLINE_IMAGE_DIGEST,
     PROVIDER_KEY_ESC_PATHS,
     PROVIDER_KEY_SETTINGS,
+    SECRET_SETTINGS,
     SettingsError,
     StackSettings,
     parse_stack_settings,
     provider_key_problems,
 )
 from runtime.engines import ENGINES, LITELLM, PORTKEY
-from tools.offline import ROOT
+from tools.offline import ROOT, stack_config
 
-PROD_DIGEST = "redis:8.4.0@sha256:" + "a" * 64
+PROD_DIGEST = "redis:8.4.4@sha256:" + "a" * 64
+LITELLM_DIGEST = f"{LITELLM.default_image}@sha256:" + "b" * 64
+# The one setting every stack must give (Pulumi.yaml declares it without a default).
+REQUIRED = {"clusterServer": "https://k8s.example.test"}
+
+
+def _parse(raw: dict[str, Any], stack: str = "staging", **options: bool) -> StackSettings:
+    return parse_stack_settings({**REQUIRED, **raw}, stack, **options)
 
 
 def _error(raw: dict[str, Any], stack: str = "staging") -> str:
     with pytest.raises(SettingsError) as caught:
-        parse_stack_settings(raw, stack)
+        _parse(raw, stack)
     return str(caught.value)
 
 
 def test_strings_from_pulumi_are_parsed() -> None:
-    settings = parse_stack_settings(
+    settings = _parse(
         {"replicas": "3", "maxReplicas": "5", "redisPersistence": "true", "allowedNamespaces": '["apps"]'}, "prod"
     )
     assert (settings.replicas, settings.max_replicas, settings.redis_persistence) == (3, 5, True)
@@ -55,8 +64,30 @@ def test_misspelled_key_is_named_with_a_suggestion() -> None:
         ({"redisImage": "redis"}, "llm-gateway:redisImage", "pinned by tag or digest"),
         ({"redisImage": "redis@sha256:abc"}, "llm-gateway:redisImage", "@sha256:<64 hex>"),
         ({"replicas": "3", "maxReplicas": "2"}, "llm-gateway:maxReplicas", "must be >= replicas"),
-        ({"replicas": "2", "pdbMinAvailable": "2"}, "llm-gateway:pdbMinAvailable", "must be < replicas"),
+        ({"replicas": "2", "pdbMaxUnavailable": "2"}, "llm-gateway:pdbMaxUnavailable", "must be < replicas"),
         ({"requireImageDigests": "true"}, "llm-gateway:redisImage", "requires an image pinned"),
+        # Item 6: what the settings used to accept.
+        ({"redisImage": "redis :8.4.4"}, "llm-gateway:redisImage", "not an image reference"),
+        ({"redisImage": "redis:"}, "llm-gateway:redisImage", "no empty tag"),
+        ({"portkeyImage": "portkeyai/gateway:latest"}, "llm-gateway:portkeyImage", "the tag 'latest'"),
+        ({"gatewayCpuRequest": "2"}, "llm-gateway:gatewayCpuRequest", "above its limit llm-gateway:gatewayCpuLimit"),
+        ({"gatewayMemoryRequest": "2Gi"}, "llm-gateway:gatewayMemoryRequest", "above its limit"),
+        ({"redisCpuRequest": "1", "redisCpuLimit": "500m"}, "llm-gateway:redisCpuRequest", "above its limit"),
+        ({"gatewayMemoryLimit": "1Ti"}, "llm-gateway:gatewayMemoryLimit", "outside 64Mi..256Gi"),
+        ({"gatewayMemoryLimit": "1024m"}, "llm-gateway:gatewayMemoryLimit", "outside 64Mi..256Gi"),
+        ({"gatewayCpuLimit": "1000"}, "llm-gateway:gatewayCpuLimit", "outside 10m..64"),
+        ({"redisStorageSize": "100Ti"}, "llm-gateway:redisStorageSize", "outside 1Gi..16Ti"),
+        ({"redisMemoryMi": "10000000"}, "llm-gateway:redisMemoryMi", "less than or equal"),
+        ({"maxReplicas": "5000"}, "llm-gateway:maxReplicas", "less than or equal"),
+        ({"redisStorageClass": "Fast SSD"}, "llm-gateway:redisStorageClass", "not a Kubernetes object name"),
+        ({"corsOrigins": '["https://app.example.com/path"]'}, "llm-gateway:corsOrigins[0]", "not a browser origin"),
+        ({"egressProxy": "http://10.0.0.1:3128"}, "llm-gateway:egressProxy", "not an in-cluster proxy"),
+        ({"clusterServer": "http://k8s.example.test"}, "llm-gateway:clusterServer", "API server URL"),
+        (
+            {"engine": "portkey", "corsOrigins": '["https://app.example.com"]'},
+            "llm-gateway:corsOrigins",
+            "portkey answers no CORS",
+        ),
     ],
 )
 def test_ill_typed_settings_name_the_key(raw: dict[str, str], key: str, fragment: str) -> None:
@@ -67,23 +98,73 @@ def test_ill_typed_settings_name_the_key(raw: dict[str, str], key: str, fragment
 
 def test_unknown_stack_needs_an_environment() -> None:
     assert _error({}, stack="dev").startswith("llm-gateway:environment: required for stack 'dev'")
-    assert parse_stack_settings({"environment": "staging"}, "dev").environment == "staging"
+    assert _parse({"environment": "staging"}, "dev").environment == "staging"
+
+
+def test_prod_stack_refuses_staging_routing() -> None:
+    # It would deploy staging's routing with prod's keys.
+    assert _error({"environment": "staging"}, "prod") == (
+        "llm-gateway:environment: stack 'prod' serves environment 'prod' (its keys and cluster are prod's); "
+        "got 'staging'"
+    )
+
+
+def test_namespaces_cannot_collide_between_stacks() -> None:
+    assert _parse({}, "staging").namespace == "llm-gateway-staging"
+    assert _parse({}, "prod").namespace == "llm-gateway-prod"
+    assert _parse({"namespace": "team-llm-prod"}, "prod").namespace == "team-llm-prod"
+    assert _error({"namespace": "llm-gateway"}, "prod").startswith(
+        "llm-gateway:namespace: must end in '-prod' so stacks sharing a cluster never share a namespace"
+    )
 
 
 def test_digest_requirement_covers_the_engine_in_use() -> None:
     pinned = {"requireImageDigests": "true", "redisImage": PROD_DIGEST}
     # The default LiteLLM image is pinned by tag only: a digest-requiring stack must set its own.
     assert _error(pinned, "prod").startswith("llm-gateway:litellmImage: this stack requires an image pinned")
-    litellm = "ghcr.io/berriai/litellm:v1.106.12@sha256:" + "b" * 64  # name:tag@digest is accepted
-    assert parse_stack_settings({**pinned, "litellmImage": litellm}, "prod").gateway_image == litellm
-    assert "llm-gateway:portkeyImage" in _error({**pinned, "litellmImage": litellm, "engine": "portkey"}, "prod")
+    assert _parse({**pinned, "litellmImage": LITELLM_DIGEST}, "prod").gateway_image == LITELLM_DIGEST
+    assert "llm-gateway:portkeyImage" in _error({**pinned, "litellmImage": LITELLM_DIGEST, "engine": "portkey"}, "prod")
+
+
+def test_digest_stack_runs_only_the_tested_versions() -> None:
+    pinned = {"requireImageDigests": "true", "redisImage": PROD_DIGEST}
+    old = "ghcr.io/berriai/litellm:v1.103.0@sha256:" + "b" * 64
+    assert _error({**pinned, "litellmImage": old}, "prod") == (
+        "llm-gateway:litellmImage: this stack runs the tested version v1.106.12 (the default "
+        f"{LITELLM.default_image}); got {old!r}"
+    )
+    # A mirror of the tested image in another registry is the same version.
+    mirrored = "registry.internal:5000/mirror/litellm:v1.106.12@sha256:" + "c" * 64
+    assert _parse({**pinned, "litellmImage": mirrored}, "prod").gateway_image == mirrored
+    assert "tested version 8.4.4" in _error(
+        {**pinned, "litellmImage": LITELLM_DIGEST, "redisImage": "redis:8.4.0@sha256:" + "a" * 64}, "prod"
+    )
+
+
+def test_offline_placeholder_digest_never_deploys() -> None:
+    offline = {
+        "requireImageDigests": "true",
+        "redisImage": PROD_DIGEST,
+        "litellmImage": f"{LITELLM.default_image}@{OFFLINE_IMAGE_DIGEST}",
+    }
+    assert _parse(offline, "prod", allow_offline_images=True).gateway_image.endswith(OFFLINE_IMAGE_DIGEST)
+    message = _error(offline, "prod")
+    assert message.startswith("llm-gateway:litellmImage: the offline plan's placeholder digest, never deployable; ")
+    assert "esc env set llm-gateway/prod images.litellm" in message
+
+
+def test_esc_placeholder_in_a_plain_setting_is_named() -> None:
+    assert _error({"kubeContext": ESC_PLACEHOLDER}, "prod") == (
+        "llm-gateway:kubeContext: still the ESC placeholder; set it with esc env set llm-gateway/prod "
+        "cluster.context '<context>'"
+    )
 
 
 # --- Provider keys: set, secret, and not the ESC placeholder ----------------------------------
 
 
 def _key_problems(**overrides: str | None) -> list[str]:
-    raw: dict[str, Any] = {key: f"sk-real-{key}" for key in PROVIDER_KEY_SETTINGS}
+    raw: dict[str, Any] = {key: f"sk-real-{key}" for key in SECRET_SETTINGS}
     raw.update(overrides)
     return provider_key_problems({k: v for k, v in raw.items() if v is not None}, lambda _key: True, "staging")
 
@@ -94,9 +175,10 @@ def test_real_provider_keys_pass() -> None:
 
 @pytest.mark.parametrize("value", [ESC_PLACEHOLDER, f"  {ESC_PLACEHOLDER}\n"])
 def test_esc_placeholder_is_not_a_key(value: str) -> None:
+    # The value comes from standard input, never from the command line (shell history, `ps`).
     assert _key_problems(openaiApiKey=value) == [
-        "llm-gateway:openaiApiKey: still the ESC placeholder; set the real key with "
-        "esc env set llm-gateway/staging providerKeys.openai '<key>' --secret"
+        "llm-gateway:openaiApiKey: still the ESC placeholder; set the real value with "
+        "esc env set llm-gateway/staging providerKeys.openai --secret --string --file - < <file>"
     ]
 
 
@@ -108,7 +190,7 @@ def test_missing_or_empty_provider_key_is_refused(value: str | None) -> None:
 
 
 def test_plain_provider_key_is_named() -> None:
-    raw = {key: f"sk-real-{key}" for key in PROVIDER_KEY_SETTINGS}
+    raw = {key: f"sk-real-{key}" for key in SECRET_SETTINGS}
     problems = provider_key_problems(raw, lambda key: key != "llm-gateway:openrouterApiKey", "prod")
     assert problems == [
         "llm-gateway:openrouterApiKey: must be a secret (ESC `fn::secret`, or `pulumi config set --secret`)"
@@ -124,7 +206,13 @@ def _portkey_tree(root: Path, portkey_targets: str) -> Path:
     (env_dir / "portkey").mkdir(parents=True)
     (env_dir / "portkey" / "chat.json").write_text(json.dumps({"targets": [{"custom_host": "https://x/v1"}]}))
     (env_dir / "portkey" / "code_generation.json").write_text("{}")
-    manifest = {"environment": "staging", "portkey_targets": portkey_targets, "providers": {}, "tasks": {}}
+    manifest = {
+        "environment": "staging",
+        "portkey_targets": portkey_targets,
+        "providers": {},
+        "shared_cache": {"mode": "simple", "embedding_model": None},
+        "tasks": {},
+    }
     (env_dir / "routing.json").write_text(json.dumps(manifest))
     return root
 
@@ -151,7 +239,7 @@ def test_engine_registry_and_settings_agree() -> None:
     declared = _project_config()
     for engine in ENGINES.values():
         assert declared[engine.image_setting]["default"] == engine.default_image, engine.name
-        settings = parse_stack_settings({"engine": engine.name}, "staging")
+        settings = _parse({"engine": engine.name}, "staging")
         assert settings.engine_spec is engine and settings.gateway_image == engine.default_image
     assert StackSettings.model_fields["engine"].default == LITELLM.name
 
@@ -171,16 +259,23 @@ def _project_config() -> dict[str, Any]:
     return yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
 
 
+# Required by the model but derived from the stack when unset (Pulumi.yaml declares them as "").
+DERIVED = {"environment", "namespace"}
+
+
 def test_pulumi_yaml_declares_every_setting_with_the_models_default() -> None:
     declared = _project_config()
     fields = {field.alias: field for field in StackSettings.model_fields.values()}
-    assert set(declared) == set(fields) | set(PROVIDER_KEY_SETTINGS)
+    assert set(declared) == set(fields) | set(SECRET_SETTINGS)
     for key, decl in declared.items():
         assert decl.get("description"), key
-        if key in PROVIDER_KEY_SETTINGS:
+        if key in SECRET_SETTINGS:
             assert decl.get("secret") is True and "default" not in decl, key
             continue
         field = fields[key]
+        if field.is_required() and key not in DERIVED:
+            assert "default" not in decl, key  # the CLI requires it of every stack
+            continue
         default = None if field.is_required() else field.get_default(call_default_factory=True)
         if default is None:  # optional/derived strings are declared as "": the CLI requires keys without one
             assert decl["default"] == "", key
@@ -200,11 +295,21 @@ def test_pulumi_yaml_project_and_runtime() -> None:
 def test_stack_files_use_known_keys_and_import_esc(stack: str) -> None:
     stack_file = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
     assert stack_file["environment"] == [f"llm-gateway/{stack}"]
-    raw = {key.removeprefix("llm-gateway:"): value for key, value in stack_file["config"].items()}
-    assert all(key.startswith("llm-gateway:") for key in stack_file["config"])
-    assert not set(raw) & set(PROVIDER_KEY_SETTINGS), "provider keys belong in ESC, not in a stack file"
-    # As the CLI passes them: strings, JSON for lists and booleans.
-    parse_stack_settings({k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}, stack)
+    ours = {key: value for key, value in stack_file["config"].items() if not key.startswith("pulumi:")}
+    assert stack_file["config"]["pulumi:disable-default-providers"] == ["kubernetes"]
+    raw = {key.removeprefix("llm-gateway:"): value for key, value in ours.items()}
+    assert all(key.startswith("llm-gateway:") for key in ours)
+    assert not set(raw) & set(SECRET_SETTINGS), "secrets belong in ESC, not in a stack file"
+    # As the CLI passes them (strings, JSON for lists and booleans), merged with the ESC environment
+    # (offline stand-ins for what only the real one holds).
+    config, _ = stack_config(stack)
+    merged = {
+        key.removeprefix("llm-gateway:"): value for key, value in config.items() if key.startswith("llm-gateway:")
+    }
+    assert {key: merged[key] for key in raw} == {k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
+    parse_stack_settings(
+        {k: v for k, v in merged.items() if k not in SECRET_SETTINGS}, stack, allow_offline_images=True
+    )
 
 
 def _esc(name: str) -> dict[str, Any]:
@@ -231,8 +336,18 @@ def test_esc_environments_supply_every_provider_key_as_a_secret(env: str) -> Non
     assert f"`{ESC_PLACEHOLDER}`, program.stack_settings.ESC_PLACEHOLDER" in (ROOT / "esc" / f"{env}.yaml").read_text()
 
 
+def test_esc_supplies_the_cluster_and_the_prod_image() -> None:
+    for env in ("staging", "prod"):
+        config = _esc(env)["values"]["pulumiConfig"]
+        for key in ("kubeconfig", "kubeContext", *(("litellmImage",) if env == "prod" else ())):
+            assert config[f"llm-gateway:{key}"] == "${" + ESC_PATHS[key] + "}", (env, key)
+    prod = _esc("prod")["values"]
+    assert prod["images"]["litellm"] == ESC_PLACEHOLDER  # never a digest written into the repository
+    assert set(prod["cluster"]["kubeconfig"]) == {"fn::secret"}
+
+
 def test_esc_pulumi_config_keys_are_known_settings() -> None:
-    known = {field.alias for field in StackSettings.model_fields.values()} | set(PROVIDER_KEY_SETTINGS)
+    known = {field.alias for field in StackSettings.model_fields.values()} | set(SECRET_SETTINGS)
     for name in ("common", "staging", "prod"):
         for key in _esc(name)["values"].get("pulumiConfig", {}):
             assert key.startswith("llm-gateway:") and key.removeprefix("llm-gateway:") in known, (name, key)
@@ -242,56 +357,3 @@ def test_no_real_key_is_committed() -> None:
     for path in [*Path(ROOT / "esc").glob("*.yaml"), *ROOT.glob("Pulumi*.yaml")]:
         text = path.read_text()
         assert "sk-" not in text and "ciphertext" not in text, path
-
-
-# --- The deployed LiteLLM is the tested one ---------------------------------------------------
-
-LITELLM_REQUIREMENTS = ROOT / "runtime" / "litellm" / "requirements.txt"
-# Prod image versions allowed to differ from the runtime pin, each with the reason. Remove an entry
-# as soon as Pulumi.prod.yaml carries a verified digest of the pinned version (the test fails on a
-# stale entry, so the list cannot outlive its reason).
-PROD_LITELLM_VERSION_EXCEPTIONS: dict[str, str] = {
-    "1.103.0": "no verified digest of 1.106.12 available offline; replace before first prod rollout",
-}
-
-
-def _runtime_litellm_version() -> str:
-    """The LiteLLM version runtime/litellm and every measurement use: the single source of truth."""
-    pins = set()
-    for line in LITELLM_REQUIREMENTS.read_text().splitlines():
-        match = re.match(r"^litellm(?:\[[a-z,]+\])?==([0-9][0-9.]*)\b", line.strip())
-        if match:
-            pins.add(match.group(1))
-    assert len(pins) == 1, f"expected one litellm pin in {LITELLM_REQUIREMENTS}, found {sorted(pins)}"
-    return pins.pop()
-
-
-def _image_version(image: str) -> str:
-    # LiteLLM tags releases v1.2.3 (older ones main-v1.2.3); a digest may follow the tag.
-    match = re.search(r":(?:main-)?v([0-9]+\.[0-9]+\.[0-9]+)(?:@sha256:[0-9a-f]{64})?$", image)
-    assert match, f"LiteLLM image has no version tag (use name:vX.Y.Z[@sha256:...]): {image!r}"
-    return match.group(1)
-
-
-def test_default_litellm_image_is_the_runtime_version() -> None:
-    version = _runtime_litellm_version()
-    default = LITELLM.default_image
-    assert StackSettings.model_fields["litellm_image"].default == default
-    assert _image_version(default) == version
-    assert _project_config()["litellmImage"]["default"] == default
-    staging = yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())["config"]
-    assert "llm-gateway:litellmImage" not in staging, "staging runs the default (tested) image"
-
-
-def test_prod_litellm_image_is_the_runtime_version_or_an_explained_exception() -> None:
-    image = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())["config"]["llm-gateway:litellmImage"]
-    assert re.search(r"@sha256:[0-9a-f]{64}$", image), "prod stays digest-pinned"
-    version, runtime = _image_version(image), _runtime_litellm_version()
-    if version != runtime:
-        assert version in PROD_LITELLM_VERSION_EXCEPTIONS, (
-            f"prod runs LiteLLM {version} but runtime/litellm pins {runtime}: move Pulumi.prod.yaml to a "
-            f"verified digest of {runtime}, or list {version} in PROD_LITELLM_VERSION_EXCEPTIONS with the reason"
-        )
-    needed = {version} if version != runtime else set()
-    stale = set(PROD_LITELLM_VERSION_EXCEPTIONS) - needed
-    assert not stale, f"remove the no longer needed exceptions {sorted(stale)}"
