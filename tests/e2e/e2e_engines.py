@@ -14,6 +14,7 @@ from e2e_support import unique_body
 from local.client import CHAT_PATH, gateway_tasks, litellm_headers
 from local.environment import LocalEnvironment, LocalRedis, prepare_environment
 from local.mock_provider import MockControl
+from local.request_log import LocalRequestLog
 from local.processes import (
     INSTALL_HINTS,
     LOOPBACK,
@@ -93,10 +94,13 @@ class LiteLLMPool:
         self.engines: list[LiteLLMEngine] = []
         self._started = 0
 
-    def start_engine(self, label: str, extra_env: dict[str, str] | None = None) -> LiteLLMEngine:
+    def start_engine(
+        self, label: str, extra_env: dict[str, str] | None = None, request_log: LocalRequestLog | None = None
+    ) -> LiteLLMEngine:
         """A new LiteLLM proxy with a Redis of its own (shared cooldowns would leak between engines).
 
-        ``extra_env``: engine settings a test needs on top of the generated environment (say why)."""
+        ``extra_env``: engine settings a test needs on top of the generated environment (say why).
+        ``request_log``: the local S3 bucket its request log goes to (else the callback is dropped)."""
         require_tool("redis-server", redis_server_path() is not None)
         require_tool("litellm", litellm_available())
         self._started += 1
@@ -109,6 +113,7 @@ class LiteLLMPool:
                 self.work_dir / name,
                 self.mock_url,
                 LocalRedis(LOOPBACK, redis.port, REDIS_PASSWORD),
+                request_log=request_log,
             )
             server = start_litellm(env.litellm_config, logs, env={**env.env, **(extra_env or {})}, name=name)
         except BaseException:
