@@ -19,15 +19,30 @@ from typing import ClassVar, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.analytics import RequestLogDestination
 from components.redis import RedisEndpoint
 from components.secrets import GatewaySecrets
-from gateway_config.runtime_env import MASTER_KEY, REDIS_HOST, REDIS_PASSWORD, REDIS_PORT
+from gateway_config.runtime_env import (
+    MASTER_KEY,
+    REDIS_HOST,
+    REDIS_PASSWORD,
+    REDIS_PORT,
+    REQUEST_LOG_BUCKET,
+    REQUEST_LOG_ENDPOINT,
+    REQUEST_LOG_PREFIX,
+    REQUEST_LOG_REGION,
+    S3_FLUSH_INTERVAL,
+)
 from program.generated_tree import GeneratedConfig
 from program.kube import Autoscaling, Disruption, Resources, object_labels, object_name, selector_labels
 from runtime.engines import Engine, Probe
 
 CONFIG_MOUNT = "/etc/llm-gateway"
 SERVICE_PORT = 80
+TERMINATION_GRACE_SECONDS = 30
+# LiteLLM writes queued request-log payloads every flush interval and drops what is still queued when
+# it stops (docs/runtime-facts.md): a stopping pod keeps running this much longer than one interval.
+REQUEST_LOG_DRAIN_MARGIN_SECONDS = 5
 
 
 class MissingProviderKeyError(ValueError):
@@ -58,6 +73,8 @@ class GatewayArgs:
     zone_spread: Literal["DoNotSchedule", "ScheduleAnyway"]
     allowed_namespaces: list[str]
     monitoring: Monitoring
+    # Where the engine's request log goes (the analytics' bucket); None: no request log.
+    request_log: RequestLogDestination | None = None
 
 
 class Gateway(pulumi.ComponentResource):
@@ -127,7 +144,35 @@ class Gateway(pulumi.ComponentResource):
             args.redis.password.env(REDIS_PASSWORD),
             *(provided[var].env(var) for var in args.generated.provider_key_env_vars),
             args.secrets.master_key.env(MASTER_KEY),
+            *self._request_log_env(),
         ]
+
+    def _request_log_env(self) -> list[k8s.core.v1.EnvVarArgs]:
+        """Where the request log goes (plain) and the S3 credentials it is written with (by reference)."""
+        destination = self._args.request_log
+        if destination is None:
+            return []
+        plain = {
+            REQUEST_LOG_BUCKET: destination.bucket,
+            REQUEST_LOG_PREFIX: destination.prefix,
+            REQUEST_LOG_REGION: destination.region,
+            # Empty on AWS: LiteLLM then writes to the bucket's virtual-hosted AWS URL.
+            REQUEST_LOG_ENDPOINT: destination.endpoint or "",
+        }
+        keys = self._args.secrets.request_log_keys
+        return [k8s.core.v1.EnvVarArgs(name=n, value=v) for n, v in plain.items()] + [
+            ref.env(var) for var, ref in sorted(keys.items())
+        ]
+
+    def _lifecycle(self) -> k8s.core.v1.LifecycleArgs | None:
+        """Keep a stopping pod up past one request-log flush, so its last requests are written out."""
+        flush = self._args.generated.runtime_env.get(S3_FLUSH_INTERVAL)
+        if self._args.request_log is None or not self._engine.reads_secrets or flush is None:
+            return None
+        seconds = int(flush) + REQUEST_LOG_DRAIN_MARGIN_SECONDS
+        if seconds >= TERMINATION_GRACE_SECONDS:
+            raise ValueError(f"the request-log drain ({seconds} s) must end within the grace period")
+        return k8s.core.v1.LifecycleArgs(pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=seconds)))
 
     def _container(self) -> k8s.core.v1.ContainerArgs:
         args, engine = self._args, self._engine
@@ -164,6 +209,7 @@ class Gateway(pulumi.ComponentResource):
                 capabilities=k8s.core.v1.CapabilitiesArgs(drop=["ALL"]),
             ),
             volume_mounts=mounts,
+            lifecycle=self._lifecycle(),
             startup_probe=_probe(engine.startup_probe),
             liveness_probe=_probe(engine.liveness_probe),
             readiness_probe=_probe(engine.readiness_probe),
@@ -211,7 +257,7 @@ class Gateway(pulumi.ComponentResource):
                             fs_group=self._engine.run_as_user,
                             seccomp_profile=k8s.core.v1.SeccompProfileArgs(type="RuntimeDefault"),
                         ),
-                        termination_grace_period_seconds=30,
+                        termination_grace_period_seconds=TERMINATION_GRACE_SECONDS,
                         topology_spread_constraints=spread,
                         containers=[self._container()],
                         volumes=[

@@ -174,6 +174,11 @@ def copy_statement(table: str, stage: str, file_format: str, environment: str) -
     )
 
 
+def create_file_format(file_format: str) -> str:
+    """DDL equivalent to the Pulumi FileFormatJson resource."""
+    return f"CREATE FILE FORMAT {file_format} TYPE = JSON COMPRESSION = AUTO"
+
+
 def create_table(table: str) -> str:
     """DDL equivalent to the Pulumi Table resource (for fakesnow and for reading)."""
     columns = ",\n  ".join(
@@ -219,26 +224,36 @@ JOIN PER_CALL P ON P.CALL_ID = O.CALL_ID
 WHERE O.OUTCOME_RANK = 1
 """
 
-COST_PER_1K_SQL = """
+def _ratio(numerator: str, denominator: str) -> str:
+    """A division exact to 12 decimals on every engine (fakesnow divides in doubles, Snowflake in
+    decimals whose scale depends on the operands'): the operands and the result as NUMBER(38,12)."""
+    return f"(({numerator})::NUMBER(38,12) / NULLIF({denominator}, 0))::NUMBER(38,12)"
+
+
+_COST = "SUM(COST_USD::NUMBER(38,10))"
+
+COST_PER_1K_SQL = f"""
 SELECT DAY, ENVIRONMENT, TASK, PROVIDER, MODEL,
   COUNT(*) AS REQUESTS,
-  SUM(COST_USD::NUMBER(38,10)) AS COST_USD,
-  ROUND(SUM(COST_USD::NUMBER(38,10)) * 1000 / COUNT(*), 6) AS COST_PER_1K_REQUESTS_USD
-FROM {requests}
+  {_COST} AS COST_USD,
+  {_ratio(f"{_COST} * 1000", "COUNT(*)")} AS COST_PER_1K_REQUESTS_USD,
+  -- Served by a provider yet logged without tokens (LiteLLM logs none for some streams): cost unknown.
+  COUNT_IF(SUCCEEDED AND CACHE_STATUS = 'miss' AND PROMPT_TOKENS = 0) AS UNMETERED_REQUESTS
+FROM {{requests}}
 GROUP BY DAY, ENVIRONMENT, TASK, PROVIDER, MODEL
 """
 
 # Hits are priced as misses by LiteLLM itself (saved_cache_cost: the miss price of the cached answer).
-CACHE_SAVINGS_SQL = """
+_SAVED = "SUM(IFF(CACHE_STATUS = 'hit', SAVED_CACHE_COST_USD, 0)::NUMBER(38,10))"
+CACHE_SAVINGS_SQL = f"""
 SELECT DAY, ENVIRONMENT, TASK,
   COUNT(*) AS REQUESTS,
   COUNT_IF(CACHE_STATUS = 'hit') AS CACHE_HITS,
-  ROUND(COUNT_IF(CACHE_STATUS = 'hit') / COUNT(*), 6) AS CACHE_HIT_RATE,
-  SUM(COST_USD::NUMBER(38,10)) AS COST_USD,
-  SUM(IFF(CACHE_STATUS = 'hit', SAVED_CACHE_COST_USD, 0)::NUMBER(38,10)) AS SAVED_BY_CACHE_USD,
-  SUM(COST_USD::NUMBER(38,10)) + SUM(IFF(CACHE_STATUS = 'hit', SAVED_CACHE_COST_USD, 0)::NUMBER(38,10))
-    AS COST_WITHOUT_CACHE_USD
-FROM {requests}
+  {_ratio("COUNT_IF(CACHE_STATUS = 'hit')", "COUNT(*)")} AS CACHE_HIT_RATE,
+  {_COST} AS COST_USD,
+  {_SAVED} AS SAVED_BY_CACHE_USD,
+  {_COST} + {_SAVED} AS COST_WITHOUT_CACHE_USD
+FROM {{requests}}
 WHERE SUCCEEDED
 GROUP BY DAY, ENVIRONMENT, TASK
 """
@@ -247,8 +262,9 @@ _PERCENTILES = (("P50", 0.5), ("P90", 0.9), ("P95", 0.95), ("P99", 0.99))
 
 
 def _percentiles(column: str, prefix: str, which: Iterable[tuple[str, float]] = _PERCENTILES) -> str:
+    # Exact (linear interpolation between the two nearest values), over doubles, to the microsecond.
     return ",\n  ".join(
-        f"PERCENTILE_CONT({fraction}) WITHIN GROUP (ORDER BY {column}) AS {prefix}_{name}_MS"
+        f"ROUND(PERCENTILE_CONT({fraction}) WITHIN GROUP (ORDER BY ({column})::FLOAT), 3) AS {prefix}_{name}_MS"
         for name, fraction in which
     )
 
@@ -263,16 +279,16 @@ WHERE SUCCEEDED
 GROUP BY DAY, ENVIRONMENT, TASK
 """
 
-ERRORS_SQL = """
+ERRORS_SQL = f"""
 SELECT DAY, ENVIRONMENT, TASK,
   COUNT(*) AS REQUESTS,
   COUNT_IF(NOT SUCCEEDED) AS ERRORS,
-  ROUND(COUNT_IF(NOT SUCCEEDED) / COUNT(*), 6) AS ERROR_RATE,
+  {_ratio("COUNT_IF(NOT SUCCEEDED)", "COUNT(*)")} AS ERROR_RATE,
   COUNT_IF(FALLBACK) AS FALLBACKS,
-  ROUND(COUNT_IF(FALLBACK) / COUNT(*), 6) AS FALLBACK_RATE,
+  {_ratio("COUNT_IF(FALLBACK)", "COUNT(*)")} AS FALLBACK_RATE,
   COUNT_IF(RETRIED) AS SERVED_AFTER_RETRY,
-  SUM(LOGGED_ATTEMPTS - IFF(SUCCEEDED, 1, 0)) AS FAILED_ATTEMPTS
-FROM {requests}
+  SUM((LOGGED_ATTEMPTS - IFF(SUCCEEDED, 1, 0))::NUMBER(38,0)) AS FAILED_ATTEMPTS
+FROM {{requests}}
 GROUP BY DAY, ENVIRONMENT, TASK
 """
 
@@ -286,11 +302,11 @@ WITH EXPERIMENT_REQUESTS AS (
 )
 SELECT ENVIRONMENT, TASK, EXPERIMENT_NAME AS EXPERIMENT, VARIANT,
   COUNT(*) AS REQUESTS,
-  ROUND(COUNT(*) / SUM(COUNT(*)) OVER (PARTITION BY ENVIRONMENT, TASK, EXPERIMENT_NAME), 6) AS SHARE,
-  SUM(COST_USD::NUMBER(38,10)) AS COST_USD,
-  ROUND(SUM(COST_USD::NUMBER(38,10)) * 1000 / COUNT(*), 6) AS COST_PER_1K_REQUESTS_USD,
+  {_ratio("COUNT(*)", "SUM(COUNT(*)) OVER (PARTITION BY ENVIRONMENT, TASK, EXPERIMENT_NAME)")} AS SHARE,
+  {_COST} AS COST_USD,
+  {_ratio(f"{_COST} * 1000", "COUNT(*)")} AS COST_PER_1K_REQUESTS_USD,
   COUNT_IF(NOT SUCCEEDED) AS ERRORS,
-  ROUND(COUNT_IF(NOT SUCCEEDED) / COUNT(*), 6) AS ERROR_RATE,
+  {_ratio("COUNT_IF(NOT SUCCEEDED)", "COUNT(*)")} AS ERROR_RATE,
   COUNT_IF(FALLBACK) AS FALLBACKS,
   {_percentiles("IFF(SUCCEEDED, LATENCY_MS, NULL)", "LATENCY", (_PERCENTILES[0], _PERCENTILES[2]))},
   MIN(REQUEST_TIME) AS FIRST_REQUEST, MAX(REQUEST_TIME) AS LAST_REQUEST
@@ -306,8 +322,8 @@ SELECT ENVIRONMENT, {column},
   COUNT(*) AS REQUESTS,
   COUNT(DISTINCT TASK) AS TASKS,
   SUM(COST_USD::NUMBER(38,10)) AS COST_USD,
-  SUM(PROMPT_TOKENS) AS PROMPT_TOKENS,
-  SUM(COMPLETION_TOKENS) AS COMPLETION_TOKENS,
+  SUM(PROMPT_TOKENS::NUMBER(38,0)) AS PROMPT_TOKENS,
+  SUM(COMPLETION_TOKENS::NUMBER(38,0)) AS COMPLETION_TOKENS,
   COUNT_IF(CACHE_STATUS = 'hit') AS CACHE_HITS,
   MIN(REQUEST_TIME) AS FIRST_REQUEST, MAX(REQUEST_TIME) AS LAST_REQUEST
 FROM {{requests}}
@@ -319,22 +335,22 @@ GROUP BY ENVIRONMENT, {column}
 # Month to date in UTC (SYSDATE() is the current UTC time). A task's budget row is compared with its
 # spend; the environment's row (TASK NULL) with all of its spend, the semantic-cache embeddings too.
 # A task routed to Snowflake Cortex is billed in Snowflake credits, not logged by the gateway.
-BUDGET_BURN_SQL = """
+BUDGET_BURN_SQL = f"""
 WITH CLOCK AS (
   SELECT DATE_TRUNC('month', SYSDATE())::DATE AS MONTH, DAY(SYSDATE()) AS DAYS_ELAPSED,
     DAY(LAST_DAY(SYSDATE())) AS DAYS_IN_MONTH
 ),
 SPEND AS (
   SELECT R.ENVIRONMENT, R.TASK, SUM(R.COST_USD::NUMBER(38,10)) AS SPEND_USD
-  FROM {requests} R, CLOCK C
+  FROM {{requests}} R, CLOCK C
   WHERE R.REQUEST_TIME >= C.MONTH
   GROUP BY R.ENVIRONMENT, R.TASK
 ),
 SCOPES AS (
-  SELECT ENVIRONMENT, TASK, ROUTE, MONTHLY_BUDGET_USD FROM {budgets}
+  SELECT ENVIRONMENT, TASK, ROUTE, MONTHLY_BUDGET_USD FROM {{budgets}}
   UNION ALL
   SELECT S.ENVIRONMENT, S.TASK, 'gateway', NULL FROM SPEND S
-  WHERE NOT EXISTS (SELECT 1 FROM {budgets} B WHERE B.ENVIRONMENT = S.ENVIRONMENT AND B.TASK = S.TASK)
+  WHERE NOT EXISTS (SELECT 1 FROM {{budgets}} B WHERE B.ENVIRONMENT = S.ENVIRONMENT AND B.TASK = S.TASK)
 ),
 ENVIRONMENT_SPEND AS (
   SELECT ENVIRONMENT, SUM(SPEND_USD) AS SPEND_USD FROM SPEND GROUP BY ENVIRONMENT
@@ -349,9 +365,9 @@ BURN AS (
   LEFT JOIN ENVIRONMENT_SPEND E ON E.ENVIRONMENT = G.ENVIRONMENT AND G.TASK IS NULL
 )
 SELECT ENVIRONMENT, TASK, ROUTE, MONTH, SPEND_USD AS MONTH_TO_DATE_USD, MONTHLY_BUDGET_USD,
-  ROUND(SPEND_USD * 100 / NULLIF(MONTHLY_BUDGET_USD, 0), 4) AS BUDGET_USED_PERCENT,
+  {_ratio("SPEND_USD * 100", "MONTHLY_BUDGET_USD")} AS BUDGET_USED_PERCENT,
   DAYS_ELAPSED, DAYS_IN_MONTH,
-  ROUND(SPEND_USD * DAYS_IN_MONTH / DAYS_ELAPSED, 6) AS PROJECTED_MONTH_USD,
+  {_ratio("SPEND_USD * DAYS_IN_MONTH", "DAYS_ELAPSED")} AS PROJECTED_MONTH_USD,
   CASE
     WHEN ROUTE = 'snowflake_cortex' THEN 'billed in Snowflake credits (not in the gateway log)'
     WHEN MONTHLY_BUDGET_USD IS NULL THEN 'no budget'
@@ -387,6 +403,9 @@ def budget_rows(manifest: Mapping[str, Any]) -> list[tuple[str, str | None, str 
 
 def budgets_sql(rows: Iterable[tuple[str, str | None, str | None, float]]) -> str:
     """The spec's budgets as a view over VALUES: the program replaces it when the spec changes."""
+    rows = list(rows)
+    if not rows:
+        raise ValueError("no budget rows: every environment has at least its own monthly budget")
     values = ",\n  ".join(
         f"({_literal(env)}, {_literal(task)}, {_literal(route)}, {_literal(usd)})" for env, task, route, usd in rows
     )
@@ -430,3 +449,20 @@ def view_dependencies(view: View) -> list[str]:
     """The objects a view reads, so each is created before the views that read it."""
     names = [(TABLE, "{log}"), (REQUESTS_VIEW, "{requests}"), (BUDGETS_VIEW, "{budgets}")]
     return [name for name, placeholder in names if placeholder in view.template]
+
+
+def object_ddl(
+    database: str, schema: str, budgets: Iterable[tuple[str, str | None, str | None, float]]
+) -> list[str]:
+    """The SQL this module authors, as the DDL Snowflake runs for the Pulumi resources: database,
+    schema, file format, table, the budgets view and every KPI view (stage and pipe need an S3
+    integration; components/analytics.py provisions them from ``copy_statement``)."""
+    qualified = {name: f"{database}.{schema}.{name}" for name in (TABLE, REQUESTS_VIEW, BUDGETS_VIEW)}
+    return [
+        f"CREATE DATABASE IF NOT EXISTS {database}",
+        f"CREATE SCHEMA IF NOT EXISTS {database}.{schema}",
+        create_file_format(f"{database}.{schema}.{FILE_FORMAT}"),
+        create_table(qualified[TABLE]),
+        f"CREATE VIEW {qualified[BUDGETS_VIEW]} AS {budgets_sql(budgets).strip()}",
+        *(f"CREATE VIEW {database}.{schema}.{view.name} AS {view_statement(view, qualified)}" for view in VIEWS),
+    ]

@@ -15,6 +15,8 @@ marked secret and not the ESC placeholder (:data:`ESC_PLACEHOLDER`), and hands t
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import json
 import re
@@ -49,6 +51,19 @@ PROVIDER_KEY_ESC_PATHS: dict[str, str] = {
     "anthropicApiKey": "providerKeys.anthropic",
     "openrouterApiKey": "providerKeys.openrouter",
 }
+# The request log's object-storage credentials (AWS access key of an IAM user that may only PutObject
+# under the log prefix), read by LiteLLM's S3 logger through the AWS SDK's standard variables.
+REQUEST_LOG_KEY_SETTINGS: dict[str, str] = {
+    "requestLogAwsAccessKeyId": "AWS_ACCESS_KEY_ID",
+    "requestLogAwsSecretAccessKey": "AWS_SECRET_ACCESS_KEY",
+}
+REQUEST_LOG_KEY_ESC_PATHS: dict[str, str] = {
+    "requestLogAwsAccessKeyId": "requestLog.awsAccessKeyId",
+    "requestLogAwsSecretAccessKey": "requestLog.awsSecretAccessKey",
+}
+# Every secret setting (all from ESC), and where each lives in the ESC environment.
+SECRET_SETTINGS: dict[str, str] = {**PROVIDER_KEY_SETTINGS, **REQUEST_LOG_KEY_SETTINGS}
+SECRET_ESC_PATHS: dict[str, str] = {**PROVIDER_KEY_ESC_PATHS, **REQUEST_LOG_KEY_ESC_PATHS}
 # The `fn::secret` value esc/*.yaml ship in place of each key. An environment created from those
 # files and never given its real keys would otherwise deploy this string as an API key.
 ESC_PLACEHOLDER = "set-with-esc-env-set"
@@ -59,6 +74,14 @@ REDISEARCH_MODULE = "/usr/local/lib/redis/modules/redisearch.so"
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_SNOWFLAKE_IDENTIFIER = re.compile(r"^[A-Z][A-Z0-9_]{0,99}$")
+_SNOWFLAKE_ACCOUNT_PART = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,254}$")
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_S3_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$")
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+_IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+# DER of an RSA SubjectPublicKeyInfo starts with a SEQUENCE and names rsaEncryption (1.2.840.113549.1.1.1).
+_RSA_ENCRYPTION_OID = bytes.fromhex("06092a864886f70d010101")
 
 
 class SettingsError(Exception):
@@ -100,11 +123,56 @@ def _module_path(value: str) -> str:
     return value
 
 
+def _snowflake_identifier(value: str) -> str:
+    if not _SNOWFLAKE_IDENTIFIER.match(value):
+        raise ValueError(f"not an upper-case Snowflake identifier (A-Z, 0-9, _; starts with a letter): {value!r}")
+    return value
+
+
+def _snowflake_account_part(value: str) -> str:
+    if not _SNOWFLAKE_ACCOUNT_PART.match(value):
+        raise ValueError(f"not a Snowflake organization or account name (letters, digits, _): {value!r}")
+    return value
+
+
+def _matching(pattern: re.Pattern[str], what: str) -> Any:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"not {what}: {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _rsa_public_key(value: str) -> str:
+    """Snowflake's RSA_PUBLIC_KEY: the base64 DER body of the PEM, one line, no header or trailer."""
+    if "BEGIN" in value or "PRIVATE" in value.upper():
+        raise ValueError(
+            "give the public key's base64 body on one line, without -----BEGIN/END----- lines "
+            "(and never the private key: it stays in ESC)"
+        )
+    try:
+        der = base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise ValueError("not base64 (the public key's PEM body joined on one line)") from None
+    if not der.startswith(b"\x30") or _RSA_ENCRYPTION_OID not in der[:32] or len(der) < 270:
+        raise ValueError("not an RSA public key of at least 2048 bits (SubjectPublicKeyInfo DER, base64)")
+    return value
+
+
 Quantity = Annotated[str, AfterValidator(_quantity)]
 ModulePath = Annotated[str, AfterValidator(_module_path)]
 NamespaceName = Annotated[str, AfterValidator(_dns_label)]
 Image = Annotated[str, AfterValidator(_image)]
 EngineName = Annotated[str, AfterValidator(_engine_name)]
+SnowflakeIdentifier = Annotated[str, AfterValidator(_snowflake_identifier)]
+SnowflakeAccountPart = Annotated[str, AfterValidator(_snowflake_account_part)]
+S3Bucket = Annotated[str, _matching(_S3_BUCKET, "an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")]
+S3Prefix = Annotated[str, _matching(_S3_PREFIX, "an S3 key prefix without leading or trailing '/'")]
+AwsRegion = Annotated[str, _matching(_AWS_REGION, "an AWS region (e.g. us-east-1)")]
+IamRoleArn = Annotated[str, _matching(_IAM_ROLE_ARN, "an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)")]
+HttpsUrl = Annotated[str, _matching(re.compile(r"^https?://[^\s/?#@]+$"), "an http(s) origin without path or credentials")]
+RsaPublicKey = Annotated[str, AfterValidator(_rsa_public_key)]
 
 
 class StackSettings(BaseModel):
@@ -146,10 +214,36 @@ class StackSettings(BaseModel):
     redis_storage_size: Quantity = "8Gi"
     redis_storage_class: str | None = None
 
+    # Analytics (components/analytics.py): the request log's bucket and the Snowflake objects that load it.
+    request_log_bucket: S3Bucket
+    request_log_prefix: S3Prefix | None = None  # unset: llm-gateway/<environment>
+    request_log_region: AwsRegion = "us-east-1"
+    request_log_endpoint: HttpsUrl | None = None  # unset on AWS: LiteLLM writes to the bucket's AWS URL
+    request_log_storage_role_arn: IamRoleArn
+    snowflake_organization: SnowflakeAccountPart
+    snowflake_account: SnowflakeAccountPart
+    snowflake_deploy_role: SnowflakeIdentifier = "SYSADMIN"
+    snowflake_admin_role: SnowflakeIdentifier = "ACCOUNTADMIN"
+    snowflake_object_prefix: SnowflakeIdentifier = "LLM_GATEWAY"
+    snowflake_warehouse_size: Literal["XSMALL", "SMALL", "MEDIUM"] = "XSMALL"
+    snowflake_auto_suspend_seconds: int = Field(default=60, ge=30, le=60)
+    snowflake_credit_quota: int = Field(default=10, ge=1)
+    snowflake_monitor_notify_percents: list[Annotated[int, Field(ge=1, le=200)]] = Field(
+        default_factory=lambda: [75, 90]
+    )
+    snowflake_monitor_suspend_percent: int = Field(default=100, ge=1, le=200)
+    snowflake_monitor_suspend_immediate_percent: int = Field(default=110, ge=1, le=200)
+    snowflake_service_user_public_key: RsaPublicKey
+
     @model_validator(mode="after")
     def _consistent(self) -> StackSettings:
         if self.max_replicas < self.replicas:
             raise _KeyedError("maxReplicas", f"must be >= replicas ({self.replicas})")
+        if self.snowflake_monitor_suspend_immediate_percent < self.snowflake_monitor_suspend_percent:
+            raise _KeyedError(
+                "snowflakeMonitorSuspendImmediatePercent",
+                f"must be >= snowflakeMonitorSuspendPercent ({self.snowflake_monitor_suspend_percent})",
+            )
         if self.pdb_min_available and self.pdb_min_available >= self.replicas:
             # A PDB that keeps every replica blocks every node drain.
             raise _KeyedError("pdbMinAvailable", f"must be < replicas ({self.replicas})")
@@ -183,6 +277,10 @@ class StackSettings(BaseModel):
     @property
     def disruption(self) -> Disruption:
         return Disruption(self.pdb_min_available)
+
+    @property
+    def request_log_key_prefix(self) -> str:
+        return self.request_log_prefix or f"llm-gateway/{self.environment}"
 
     @property
     def redis_resources(self) -> Resources:
@@ -219,6 +317,8 @@ class LoadedSettings:
 
     stack: StackSettings
     provider_keys: ProviderKeys
+    # env var (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) → secret Output: the request log's S3 credentials
+    request_log_keys: dict[str, pulumi.Output[str]]
 
 
 def _raw_namespace_config() -> dict[str, str]:
@@ -269,7 +369,21 @@ def _format_validation_error(err: ValidationError) -> list[str]:
 
 def _known_keys() -> set[str]:
     fields = StackSettings.model_fields
-    return {field.alias or name for name, field in fields.items()} | set(PROVIDER_KEY_SETTINGS)
+    return {field.alias or name for name, field in fields.items()} | set(SECRET_SETTINGS)
+
+
+# Declared in Pulumi.yaml with default "" (a declared key without a default is required by the CLI).
+_OPTIONAL_STRINGS = (
+    "environment",
+    "redisStorageClass",
+    "requestLogBucket",
+    "requestLogPrefix",
+    "requestLogEndpoint",
+    "requestLogStorageRoleArn",
+    "snowflakeOrganization",
+    "snowflakeAccount",
+    "snowflakeServiceUserPublicKey",
+)
 
 
 def parse_stack_settings(raw: dict[str, Any], stack_name: str) -> StackSettings:
@@ -287,10 +401,10 @@ def parse_stack_settings(raw: dict[str, Any], stack_name: str) -> StackSettings:
     values = {key: _decode(value) for key, value in raw.items() if key in known}
     # Pulumi.yaml declares optional strings with default "" (a declared key without a default
     # would be required by the CLI); "" means unset.
-    for key in ("environment", "redisStorageClass"):
+    for key in _OPTIONAL_STRINGS:
         if values.get(key) == "":
             del values[key]
-    for key in PROVIDER_KEY_SETTINGS:
+    for key in SECRET_SETTINGS:
         values.pop(key, None)
     if "environment" not in values:
         if stack_name not in STACK_ENVIRONMENTS:
@@ -310,12 +424,13 @@ def parse_stack_settings(raw: dict[str, Any], stack_name: str) -> StackSettings:
 
 
 def provider_key_problems(raw: dict[str, Any], is_secret: Callable[[str], bool], stack_name: str) -> list[str]:
-    """One message per provider key that is unset, the ESC placeholder, or not marked secret.
+    """One message per secret setting (provider and request-log keys) that is unset, the ESC
+    placeholder, or not marked secret.
 
     The messages name the key, never its value.
     """
     problems = []
-    for key in PROVIDER_KEY_SETTINGS:
+    for key in SECRET_SETTINGS:
         full_key = f"{NAMESPACE}:{key}"
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
@@ -323,7 +438,7 @@ def provider_key_problems(raw: dict[str, Any], is_secret: Callable[[str], bool],
         elif value.strip() == ESC_PLACEHOLDER:
             problems.append(
                 f"{full_key}: still the ESC placeholder; set the real key with "
-                f"esc env set {NAMESPACE}/{stack_name} {PROVIDER_KEY_ESC_PATHS[key]} '<key>' --secret"
+                f"esc env set {NAMESPACE}/{stack_name} {SECRET_ESC_PATHS[key]} '<key>' --secret"
             )
         elif not is_secret(full_key):
             problems.append(f"{full_key}: must be a secret (ESC `fn::secret`, or `pulumi config set --secret`)")
@@ -342,4 +457,5 @@ def load_settings() -> LoadedSettings:
 
     config = pulumi.Config(NAMESPACE)
     keys = {env_var: config.require_secret(key) for key, env_var in PROVIDER_KEY_SETTINGS.items()}
-    return LoadedSettings(stack=stack, provider_keys=ProviderKeys(by_env_var=keys))
+    log_keys = {env_var: config.require_secret(key) for key, env_var in REQUEST_LOG_KEY_SETTINGS.items()}
+    return LoadedSettings(stack=stack, provider_keys=ProviderKeys(by_env_var=keys), request_log_keys=log_keys)

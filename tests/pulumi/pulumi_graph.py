@@ -17,6 +17,7 @@ AUTO_NAMED = {
     ("Secret", "llm-gateway-provider-keys"),
     ("Secret", "llm-gateway-master-key-secret"),
     ("Secret", "llm-gateway-redis-auth"),
+    ("Secret", "llm-gateway-request-log-keys"),
 }
 
 

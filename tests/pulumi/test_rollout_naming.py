@@ -23,6 +23,7 @@ CONFIG = "llm-gateway-config"
 PROVIDER_KEYS = "llm-gateway-provider-keys"
 MASTER_KEY = "llm-gateway-master-key-secret"
 REDIS_AUTH = "llm-gateway-redis-auth"
+REQUEST_LOG_KEYS = "llm-gateway-request-log-keys"
 
 
 def _pod_template(graph: dict[str, Any], kind: str = "Deployment", name: str = GATEWAY) -> dict[str, Any]:
@@ -49,7 +50,8 @@ def test_config_maps_and_secrets_carry_no_fixed_name(stack_graph: dict[str, Any]
 def test_pods_take_the_names_from_the_objects_outputs(stack_graph: dict[str, Any]) -> None:
     assert _config_map_read(stack_graph) == generated_name(stack_graph, "ConfigMap", CONFIG)
     assert _secrets_read(stack_graph, "Deployment", GATEWAY) == {
-        generated_name(stack_graph, "Secret", logical) for logical in (PROVIDER_KEYS, MASTER_KEY, REDIS_AUTH)
+        generated_name(stack_graph, "Secret", logical)
+        for logical in (PROVIDER_KEYS, MASTER_KEY, REDIS_AUTH, REQUEST_LOG_KEYS)
     }
     assert _secrets_read(stack_graph, "StatefulSet", REDIS) == {generated_name(stack_graph, "Secret", REDIS_AUTH)}
 

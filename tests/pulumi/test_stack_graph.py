@@ -38,6 +38,7 @@ COMPONENTS = {
     "llm-gateway:index:GatewaySecrets",
     "llm-gateway:index:RedisCache",
     "llm-gateway:index:Gateway",
+    "llm-gateway:index:Analytics",
 }
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 

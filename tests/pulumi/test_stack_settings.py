@@ -14,8 +14,8 @@ import yaml
 from program.generated_tree import GeneratedConfigError, load_generated_config
 from program.stack_settings import (
     ESC_PLACEHOLDER,
-    PROVIDER_KEY_ESC_PATHS,
-    PROVIDER_KEY_SETTINGS,
+    SECRET_ESC_PATHS,
+    SECRET_SETTINGS,
     SettingsError,
     StackSettings,
     parse_stack_settings,
@@ -25,16 +25,33 @@ from runtime.engines import ENGINES, LITELLM, PORTKEY
 from tools.offline import ROOT
 
 PROD_DIGEST = "redis:8.4.0@sha256:" + "a" * 64
+# The settings every stack must give (the analytics' account, bucket and key), as in the stack files.
+ANALYTICS = {
+    key.removeprefix("llm-gateway:"): value
+    for key, value in yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())["config"].items()
+    if key.removeprefix("llm-gateway:")
+    in {
+        "snowflakeOrganization",
+        "snowflakeAccount",
+        "requestLogBucket",
+        "requestLogStorageRoleArn",
+        "snowflakeServiceUserPublicKey",
+    }
+}
+
+
+def _parse(raw: dict[str, Any], stack: str = "staging") -> StackSettings:
+    return parse_stack_settings({**ANALYTICS, **raw}, stack)
 
 
 def _error(raw: dict[str, Any], stack: str = "staging") -> str:
     with pytest.raises(SettingsError) as caught:
-        parse_stack_settings(raw, stack)
+        _parse(raw, stack)
     return str(caught.value)
 
 
 def test_strings_from_pulumi_are_parsed() -> None:
-    settings = parse_stack_settings(
+    settings = _parse(
         {"replicas": "3", "maxReplicas": "5", "redisPersistence": "true", "allowedNamespaces": '["apps"]'}, "prod"
     )
     assert (settings.replicas, settings.max_replicas, settings.redis_persistence) == (3, 5, True)
@@ -57,6 +74,23 @@ def test_misspelled_key_is_named_with_a_suggestion() -> None:
         ({"replicas": "3", "maxReplicas": "2"}, "llm-gateway:maxReplicas", "must be >= replicas"),
         ({"replicas": "2", "pdbMinAvailable": "2"}, "llm-gateway:pdbMinAvailable", "must be < replicas"),
         ({"requireImageDigests": "true"}, "llm-gateway:redisImage", "requires an image pinned"),
+        ({"requestLogBucket": "My_Bucket"}, "llm-gateway:requestLogBucket", "S3 bucket name"),
+        ({"requestLogStorageRoleArn": "arn:aws:iam::1:role/x"}, "llm-gateway:requestLogStorageRoleArn", "IAM role ARN"),
+        ({"snowflakeAccount": "acme-prod"}, "llm-gateway:snowflakeAccount", "Snowflake organization or account"),
+        ({"snowflakeObjectPrefix": "llm"}, "llm-gateway:snowflakeObjectPrefix", "upper-case Snowflake identifier"),
+        ({"snowflakeAutoSuspendSeconds": "600"}, "llm-gateway:snowflakeAutoSuspendSeconds", "less than or equal to 60"),
+        (
+            {"snowflakeServiceUserPublicKey": "-----BEGIN PUBLIC KEY-----"},
+            "llm-gateway:snowflakeServiceUserPublicKey",
+            "without -----BEGIN/END----- lines",
+        ),
+        ({"snowflakeServiceUserPublicKey": "bm90IGEga2V5"}, "llm-gateway:snowflakeServiceUserPublicKey", "RSA public key"),
+        (
+            {"snowflakeMonitorSuspendPercent": "100", "snowflakeMonitorSuspendImmediatePercent": "90"},
+            "llm-gateway:snowflakeMonitorSuspendImmediatePercent",
+            "must be >= snowflakeMonitorSuspendPercent",
+        ),
+        ({"requestLogBucket": ""}, "llm-gateway:requestLogBucket", "Field required"),
     ],
 )
 def test_ill_typed_settings_name_the_key(raw: dict[str, str], key: str, fragment: str) -> None:
@@ -67,7 +101,7 @@ def test_ill_typed_settings_name_the_key(raw: dict[str, str], key: str, fragment
 
 def test_unknown_stack_needs_an_environment() -> None:
     assert _error({}, stack="dev").startswith("llm-gateway:environment: required for stack 'dev'")
-    assert parse_stack_settings({"environment": "staging"}, "dev").environment == "staging"
+    assert _parse({"environment": "staging"}, "dev").environment == "staging"
 
 
 def test_digest_requirement_covers_the_engine_in_use() -> None:
@@ -75,7 +109,7 @@ def test_digest_requirement_covers_the_engine_in_use() -> None:
     # The default LiteLLM image is pinned by tag only: a digest-requiring stack must set its own.
     assert _error(pinned, "prod").startswith("llm-gateway:litellmImage: this stack requires an image pinned")
     litellm = "ghcr.io/berriai/litellm:v1.106.12@sha256:" + "b" * 64  # name:tag@digest is accepted
-    assert parse_stack_settings({**pinned, "litellmImage": litellm}, "prod").gateway_image == litellm
+    assert _parse({**pinned, "litellmImage": litellm}, "prod").gateway_image == litellm
     assert "llm-gateway:portkeyImage" in _error({**pinned, "litellmImage": litellm, "engine": "portkey"}, "prod")
 
 
@@ -83,7 +117,7 @@ def test_digest_requirement_covers_the_engine_in_use() -> None:
 
 
 def _key_problems(**overrides: str | None) -> list[str]:
-    raw: dict[str, Any] = {key: f"sk-real-{key}" for key in PROVIDER_KEY_SETTINGS}
+    raw: dict[str, Any] = {key: f"sk-real-{key}" for key in SECRET_SETTINGS}
     raw.update(overrides)
     return provider_key_problems({k: v for k, v in raw.items() if v is not None}, lambda _key: True, "staging")
 
@@ -108,7 +142,7 @@ def test_missing_or_empty_provider_key_is_refused(value: str | None) -> None:
 
 
 def test_plain_provider_key_is_named() -> None:
-    raw = {key: f"sk-real-{key}" for key in PROVIDER_KEY_SETTINGS}
+    raw = {key: f"sk-real-{key}" for key in SECRET_SETTINGS}
     problems = provider_key_problems(raw, lambda key: key != "llm-gateway:openrouterApiKey", "prod")
     assert problems == [
         "llm-gateway:openrouterApiKey: must be a secret (ESC `fn::secret`, or `pulumi config set --secret`)"
@@ -151,7 +185,7 @@ def test_engine_registry_and_settings_agree() -> None:
     declared = _project_config()
     for engine in ENGINES.values():
         assert declared[engine.image_setting]["default"] == engine.default_image, engine.name
-        settings = parse_stack_settings({"engine": engine.name}, "staging")
+        settings = _parse({"engine": engine.name}, "staging")
         assert settings.engine_spec is engine and settings.gateway_image == engine.default_image
     assert StackSettings.model_fields["engine"].default == LITELLM.name
 
@@ -174,10 +208,10 @@ def _project_config() -> dict[str, Any]:
 def test_pulumi_yaml_declares_every_setting_with_the_models_default() -> None:
     declared = _project_config()
     fields = {field.alias: field for field in StackSettings.model_fields.values()}
-    assert set(declared) == set(fields) | set(PROVIDER_KEY_SETTINGS)
+    assert set(declared) == set(fields) | set(SECRET_SETTINGS)
     for key, decl in declared.items():
         assert decl.get("description"), key
-        if key in PROVIDER_KEY_SETTINGS:
+        if key in SECRET_SETTINGS:
             assert decl.get("secret") is True and "default" not in decl, key
             continue
         field = fields[key]
@@ -202,7 +236,7 @@ def test_stack_files_use_known_keys_and_import_esc(stack: str) -> None:
     assert stack_file["environment"] == [f"llm-gateway/{stack}"]
     raw = {key.removeprefix("llm-gateway:"): value for key, value in stack_file["config"].items()}
     assert all(key.startswith("llm-gateway:") for key in stack_file["config"])
-    assert not set(raw) & set(PROVIDER_KEY_SETTINGS), "provider keys belong in ESC, not in a stack file"
+    assert not set(raw) & set(SECRET_SETTINGS), "secrets belong in ESC, not in a stack file"
     # As the CLI passes them: strings, JSON for lists and booleans.
     parse_stack_settings({k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}, stack)
 
@@ -212,16 +246,16 @@ def _esc(name: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
-def test_esc_environments_supply_every_provider_key_as_a_secret(env: str) -> None:
+def test_esc_environments_supply_every_secret_setting_as_a_secret(env: str) -> None:
     definition = _esc(env)
     assert definition["imports"] == ["llm-gateway/common"]
     values = definition["values"]
     config = values["pulumiConfig"]
-    assert {f"llm-gateway:{key}" for key in PROVIDER_KEY_SETTINGS} <= set(config)
-    for key in PROVIDER_KEY_SETTINGS:
+    assert {f"llm-gateway:{key}" for key in SECRET_SETTINGS} <= set(config)
+    for key in SECRET_SETTINGS:
         reference = config[f"llm-gateway:{key}"]
         assert reference.startswith("${") and reference.endswith("}"), key
-        assert reference[2:-1] == PROVIDER_KEY_ESC_PATHS[key], key  # the path the error message tells users to set
+        assert reference[2:-1] == SECRET_ESC_PATHS[key], key  # the path the error message tells users to set
         node: Any = values
         for part in reference[2:-1].split("."):
             node = node[part]
@@ -232,7 +266,7 @@ def test_esc_environments_supply_every_provider_key_as_a_secret(env: str) -> Non
 
 
 def test_esc_pulumi_config_keys_are_known_settings() -> None:
-    known = {field.alias for field in StackSettings.model_fields.values()} | set(PROVIDER_KEY_SETTINGS)
+    known = {field.alias for field in StackSettings.model_fields.values()} | set(SECRET_SETTINGS)
     for name in ("common", "staging", "prod"):
         for key in _esc(name)["values"].get("pulumiConfig", {}):
             assert key.startswith("llm-gateway:") and key.removeprefix("llm-gateway:") in known, (name, key)
