@@ -45,7 +45,8 @@ secrets = GatewaySecrets(
     GatewaySecretsArgs(
         namespace=namespace.namespace_name,
         provider_keys=loaded.provider_keys.by_env_var,
-        request_log_keys=loaded.request_log_keys,
+        # Only an engine that writes the request log gets its S3 credentials.
+        request_log_keys=loaded.request_log_keys if settings.engine_spec.writes_request_log else {},
     ),
     opts=in_namespace,
 )

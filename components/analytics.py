@@ -117,19 +117,8 @@ class Analytics(pulumi.ComponentResource):
         self._base = base
         self.database_name = base
         self.request_log = args.request_log
-        account = args.account
-        common = {
-            "organization_name": account.organization,
-            "account_name": account.account,
-            "authenticator": "SNOWFLAKE_JWT",
-            "preview_features_enabled": PREVIEW_FEATURES,
-        }
-        deploy = snowflake.Provider(
-            f"{name}-deploy", role=account.deploy_role, **common, opts=pulumi.ResourceOptions(parent=self)
-        )
-        admin = snowflake.Provider(
-            f"{name}-admin", role=account.admin_role, **common, opts=pulumi.ResourceOptions(parent=self)
-        )
+        deploy = self._snowflake_provider("deploy", args.account.deploy_role)
+        admin = self._snowflake_provider("admin", args.account.admin_role)
         self._objects = pulumi.ResourceOptions(parent=self, provider=deploy)
         self._account = pulumi.ResourceOptions(parent=self, provider=admin)
 
@@ -171,6 +160,20 @@ class Analytics(pulumi.ComponentResource):
                 "integration_iam_user_arn": self.integration_iam_user_arn,
                 "integration_external_id": self.integration_external_id,
             }
+        )
+
+    def _snowflake_provider(self, label: str, role: str) -> snowflake.Provider:
+        # User and private key come from the environment (SNOWFLAKE_USER, SNOWFLAKE_PRIVATE_KEY, which
+        # the stack's ESC environment exports): never in config, the program or state.
+        account = self._args.account
+        return snowflake.Provider(
+            f"{self._name}-{label}",
+            organization_name=account.organization,
+            account_name=account.account,
+            role=role,
+            authenticator="SNOWFLAKE_JWT",
+            preview_features_enabled=PREVIEW_FEATURES,
+            opts=pulumi.ResourceOptions(parent=self),
         )
 
     # --- compute and its budget -----------------------------------------------------------------------
@@ -230,9 +233,14 @@ class Analytics(pulumi.ComponentResource):
 
     def _ingest(
         self, database: snowflake.Database, schema: snowflake.Schema
-    ) -> tuple[snowflake.Table, snowflake.StageExternalS3, snowflake.FileFormatJson, snowflake.Pipe, snowflake.StorageIntegrationAws]:
+    ) -> tuple[
+        snowflake.Table,
+        snowflake.StageExternalS3,
+        snowflake.FileFormatJson,
+        snowflake.Pipe,
+        snowflake.StorageIntegrationAws,
+    ]:
         args, name = self._args, self._name
-        in_schema = {"database": database.name, "schema": schema.name}
         integration = snowflake.StorageIntegrationAws(
             f"{name}-storage-integration",
             name=f"{self._base}_REQUEST_LOG",
@@ -258,7 +266,8 @@ class Analytics(pulumi.ComponentResource):
             name=sql.FILE_FORMAT,
             compression="AUTO",
             comment="LiteLLM s3_v2 payloads: one JSON object per line",
-            **in_schema,
+            database=database.name,
+            schema=schema.name,
             opts=self._objects,
         )
         format_name = _qualified(self._base, SCHEMA, sql.FILE_FORMAT)
@@ -269,7 +278,8 @@ class Analytics(pulumi.ComponentResource):
             storage_integration=integration.name,
             file_format=snowflake.StageExternalS3FileFormatArgs(format_name=format_name),
             comment="the gateway request log, as the LiteLLM callback writes it",
-            **in_schema,
+            database=database.name,
+            schema=schema.name,
             opts=pulumi.ResourceOptions.merge(self._objects, pulumi.ResourceOptions(depends_on=[integration_usage])),
         )
         table = snowflake.Table(
@@ -285,7 +295,8 @@ class Analytics(pulumi.ComponentResource):
                 for column in sql.COLUMNS
             ],
             comment="one row per LiteLLM payload: a request, or a failed attempt before a fallback",
-            **in_schema,
+            database=database.name,
+            schema=schema.name,
             opts=self._objects,
         )
         pipe = snowflake.Pipe(
@@ -293,10 +304,14 @@ class Analytics(pulumi.ComponentResource):
             name=sql.PIPE,
             auto_ingest=True,
             copy_statement=sql.copy_statement(
-                self._fqn[sql.TABLE], f"{self._base}.{SCHEMA}.{sql.STAGE}", f"{self._base}.{SCHEMA}.{sql.FILE_FORMAT}", args.environment
+                self._fqn[sql.TABLE],
+                f"{self._base}.{SCHEMA}.{sql.STAGE}",
+                f"{self._base}.{SCHEMA}.{sql.FILE_FORMAT}",
+                args.environment,
             ),
             comment="loads each new request-log file through the COPY transformation",
-            **in_schema,
+            database=database.name,
+            schema=schema.name,
             opts=pulumi.ResourceOptions.merge(
                 self._objects, pulumi.ResourceOptions(depends_on=[table, stage, file_format])
             ),
@@ -306,13 +321,13 @@ class Analytics(pulumi.ComponentResource):
     def _views(
         self, database: snowflake.Database, schema: snowflake.Schema, table: snowflake.Table
     ) -> list[snowflake.View]:
-        in_schema = {"database": database.name, "schema": schema.name}
         budgets = snowflake.View(
             f"{self._name}-view-budgets",
             name=sql.BUDGETS_VIEW,
             statement=sql.budgets_sql(self._args.budgets).strip(),
             comment="the spec's monthly budgets (routing.yaml environments.<env>.budgets), written by the program",
-            **in_schema,
+            database=database.name,
+            schema=schema.name,
             opts=self._objects,
         )
         created: dict[str, pulumi.Resource] = {sql.TABLE: table, sql.BUDGETS_VIEW: budgets}
@@ -323,7 +338,8 @@ class Analytics(pulumi.ComponentResource):
                 name=view.name,
                 statement=sql.view_statement(view, self._fqn),
                 comment=view.comment,
-                **in_schema,
+                database=database.name,
+                schema=schema.name,
                 opts=pulumi.ResourceOptions.merge(
                     self._objects,
                     pulumi.ResourceOptions(depends_on=[created[dep] for dep in sql.view_dependencies(view)]),
@@ -342,13 +358,18 @@ class Analytics(pulumi.ComponentResource):
         privileges: list[str],
         opts: pulumi.ResourceOptions,
         depends_on: Sequence[pulumi.Resource] = (),
-        **on: object,
+        on_account_object: snowflake.GrantPrivilegesToAccountRoleOnAccountObjectArgs | None = None,
+        on_schema: snowflake.GrantPrivilegesToAccountRoleOnSchemaArgs | None = None,
+        on_schema_object: snowflake.GrantPrivilegesToAccountRoleOnSchemaObjectArgs | None = None,
     ) -> None:
+        """``privileges`` to ``role`` on exactly one of an account object, a schema or schema objects."""
         snowflake.GrantPrivilegesToAccountRole(
             f"{self._name}-grant-{label}",
             account_role_name=role.name,
             privileges=privileges,
-            **on,  # type: ignore[arg-type]  # exactly one of on_account_object / on_schema / on_schema_object
+            on_account_object=on_account_object,
+            on_schema=on_schema,
+            on_schema_object=on_schema_object,
             opts=pulumi.ResourceOptions.merge(opts, pulumi.ResourceOptions(depends_on=list(depends_on))),
         )
 
@@ -383,32 +404,55 @@ class Analytics(pulumi.ComponentResource):
             self._grant(f"{label}-database", role, ["USAGE"], self._objects, on_account_object=on_database)
             self._grant(f"{label}-schema", role, ["USAGE"], self._objects, [schema], on_schema=on_schema)
         loader = roles["LOADER"]
-        self._grant("loader-table", loader, ["INSERT"], self._objects, [table], on_schema_object=on_object("TABLE", sql.TABLE))
-        self._grant("loader-stage", loader, ["USAGE"], self._objects, [stage], on_schema_object=on_object("STAGE", sql.STAGE))
         self._grant(
-            "loader-file-format", loader, ["USAGE"], self._objects, [file_format],
+            "loader-table", loader, ["INSERT"], self._objects, [table], on_schema_object=on_object("TABLE", sql.TABLE)
+        )
+        self._grant(
+            "loader-stage", loader, ["USAGE"], self._objects, [stage], on_schema_object=on_object("STAGE", sql.STAGE)
+        )
+        self._grant(
+            "loader-file-format",
+            loader,
+            ["USAGE"],
+            self._objects,
+            [file_format],
             on_schema_object=on_object("FILE FORMAT", sql.FILE_FORMAT),
         )
         self._grant(
-            "loader-pipe", loader, ["OPERATE", "MONITOR"], self._objects, [pipe], on_schema_object=on_object("PIPE", sql.PIPE)
+            "loader-pipe",
+            loader,
+            ["OPERATE", "MONITOR"],
+            self._objects,
+            [pipe],
+            on_schema_object=on_object("PIPE", sql.PIPE),
         )
 
         analyst = roles["ANALYST"]
         views_in_schema = {"object_type_plural": "VIEWS", "in_schema": schema_name}
         self._grant(
-            "analyst-views", analyst, ["SELECT"], self._objects, views,
+            "analyst-views",
+            analyst,
+            ["SELECT"],
+            self._objects,
+            views,
             on_schema_object=snowflake.GrantPrivilegesToAccountRoleOnSchemaObjectArgs(
                 all=snowflake.GrantPrivilegesToAccountRoleOnSchemaObjectAllArgs(**views_in_schema)
             ),
         )
         self._grant(
-            "analyst-future-views", analyst, ["SELECT"], self._objects, [schema],
+            "analyst-future-views",
+            analyst,
+            ["SELECT"],
+            self._objects,
+            [schema],
             on_schema_object=snowflake.GrantPrivilegesToAccountRoleOnSchemaObjectArgs(
                 future=snowflake.GrantPrivilegesToAccountRoleOnSchemaObjectFutureArgs(**views_in_schema)
             ),
         )
         for kind in ("ANALYST", "EMBEDDER"):
-            self._grant(f"{kind.lower()}-warehouse", roles[kind], ["USAGE"], self._account, on_account_object=on_warehouse)
+            self._grant(
+                f"{kind.lower()}-warehouse", roles[kind], ["USAGE"], self._account, on_account_object=on_warehouse
+            )
         if self._args.uses_cortex:
             # Cortex functions need this database role; accounts that revoked it from PUBLIC rely on it here.
             snowflake.GrantDatabaseRole(

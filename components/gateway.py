@@ -150,7 +150,7 @@ class Gateway(pulumi.ComponentResource):
     def _request_log_env(self) -> list[k8s.core.v1.EnvVarArgs]:
         """Where the request log goes (plain) and the S3 credentials it is written with (by reference)."""
         destination = self._args.request_log
-        if destination is None:
+        if destination is None or not self._engine.writes_request_log:
             return []
         plain = {
             REQUEST_LOG_BUCKET: destination.bucket,
@@ -167,12 +167,14 @@ class Gateway(pulumi.ComponentResource):
     def _lifecycle(self) -> k8s.core.v1.LifecycleArgs | None:
         """Keep a stopping pod up past one request-log flush, so its last requests are written out."""
         flush = self._args.generated.runtime_env.get(S3_FLUSH_INTERVAL)
-        if self._args.request_log is None or not self._engine.reads_secrets or flush is None:
+        if self._args.request_log is None or not self._engine.writes_request_log or flush is None:
             return None
         seconds = int(flush) + REQUEST_LOG_DRAIN_MARGIN_SECONDS
         if seconds >= TERMINATION_GRACE_SECONDS:
             raise ValueError(f"the request-log drain ({seconds} s) must end within the grace period")
-        return k8s.core.v1.LifecycleArgs(pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=seconds)))
+        return k8s.core.v1.LifecycleArgs(
+            pre_stop=k8s.core.v1.LifecycleHandlerArgs(sleep=k8s.core.v1.SleepActionArgs(seconds=seconds))
+        )
 
     def _container(self) -> k8s.core.v1.ContainerArgs:
         args, engine = self._args, self._engine

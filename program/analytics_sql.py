@@ -63,7 +63,7 @@ def _request_metadata(key: str) -> str:
     return f"NVL({{s}}:metadata:requester_metadata:{key}::VARCHAR, {{s}}:metadata:spend_logs_metadata:{key}::VARCHAR)"
 
 
-_RETRIES = "NVL({s}:hidden_params:additional_headers:\"x-litellm-attempted-retries\"::NUMBER, 0)"
+_RETRIES = 'NVL({s}:hidden_params:additional_headers:"x-litellm-attempted-retries"::NUMBER, 0)'
 
 COLUMNS: tuple[Column, ...] = (
     Column("REQUEST_ID", "VARCHAR", "payload id: provider response id; the call id for a failure", "{s}:id::VARCHAR"),
@@ -96,7 +96,9 @@ COLUMNS: tuple[Column, ...] = (
         "200, or the provider's error status",
         "IFF({s}:status::VARCHAR = 'success', 200, TRY_TO_NUMBER({s}:error_information:error_code::VARCHAR))",
     ),
-    Column("ERROR_CLASS", "VARCHAR", "LiteLLM exception class", "NULLIF({s}:error_information:error_class::VARCHAR, '')"),
+    Column(
+        "ERROR_CLASS", "VARCHAR", "LiteLLM exception class", "NULLIF({s}:error_information:error_class::VARCHAR, '')"
+    ),
     Column(
         "LATENCY_MS",
         "NUMBER(12,3)",
@@ -223,6 +225,7 @@ JOIN ATTEMPTS F ON F.CALL_ID = O.CALL_ID AND F.ATTEMPT_NUMBER = 1
 JOIN PER_CALL P ON P.CALL_ID = O.CALL_ID
 WHERE O.OUTCOME_RANK = 1
 """
+
 
 def _ratio(numerator: str, denominator: str) -> str:
     """A division exact to 12 decimals on every engine (fakesnow divides in doubles, Snowflake in
@@ -451,9 +454,7 @@ def view_dependencies(view: View) -> list[str]:
     return [name for name, placeholder in names if placeholder in view.template]
 
 
-def object_ddl(
-    database: str, schema: str, budgets: Iterable[tuple[str, str | None, str | None, float]]
-) -> list[str]:
+def object_ddl(database: str, schema: str, budgets: Iterable[tuple[str, str | None, str | None, float]]) -> list[str]:
     """The SQL this module authors, as the DDL Snowflake runs for the Pulumi resources: database,
     schema, file format, table, the budgets view and every KPI view (stage and pipe need an S3
     integration; components/analytics.py provisions them from ``copy_statement``)."""

@@ -171,7 +171,9 @@ S3Bucket = Annotated[str, _matching(_S3_BUCKET, "an S3 bucket name (3-63 of a-z,
 S3Prefix = Annotated[str, _matching(_S3_PREFIX, "an S3 key prefix without leading or trailing '/'")]
 AwsRegion = Annotated[str, _matching(_AWS_REGION, "an AWS region (e.g. us-east-1)")]
 IamRoleArn = Annotated[str, _matching(_IAM_ROLE_ARN, "an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)")]
-HttpsUrl = Annotated[str, _matching(re.compile(r"^https?://[^\s/?#@]+$"), "an http(s) origin without path or credentials")]
+HttpsUrl = Annotated[
+    str, _matching(re.compile(r"^https?://[^\s/?#@]+$"), "an http(s) origin without path or credentials")
+]
 RsaPublicKey = Annotated[str, AfterValidator(_rsa_public_key)]
 
 

@@ -61,6 +61,9 @@ class Engine:
     route_selector: Literal["model_group", "portkey_config_header"]
     # `make` target that installs the local runtime.
     install_target: str
+    # Whether it writes the request log to object storage (LiteLLM's s3_v2 callback, configured by the
+    # generator), which the analytics load into Snowflake.
+    writes_request_log: bool = False
 
 
 LITELLM = Engine(
@@ -86,6 +89,7 @@ LITELLM = Engine(
     resolves_portkey_providers=False,
     route_selector="model_group",
     install_target="runtime-litellm",
+    writes_request_log=True,
 )
 
 PORTKEY = Engine(

@@ -167,14 +167,18 @@ def snowflake_fields(kind: str, inputs: dict[str, Any]) -> list[str]:
             f"at once at {inputs.get('suspendImmediateTrigger')}%"
         ]
     if kind == "GrantPrivilegesToAccountRole":
-        return [f"{', '.join(inputs.get('privileges') or [])} on {_grant_target(inputs)} to {inputs.get('accountRoleName')}"]
+        return [
+            f"{', '.join(inputs.get('privileges') or [])} on {_grant_target(inputs)} to {inputs.get('accountRoleName')}"
+        ]
     if kind == "GrantAccountRole":
         grantee = f"user {inputs['userName']}" if inputs.get("userName") else f"role {inputs.get('parentRoleName')}"
         return [f"role {inputs.get('roleName')} to {grantee}"]
     if kind == "GrantDatabaseRole":
         return [f"database role {inputs.get('databaseRoleName')} to role {inputs.get('parentRoleName')}"]
     if kind == "StorageIntegrationAws":
-        return [f"{name}: {inputs.get('storageAwsRoleArn')} on {', '.join(inputs.get('storageAllowedLocations') or [])}"]
+        return [
+            f"{name}: {inputs.get('storageAwsRoleArn')} on {', '.join(inputs.get('storageAllowedLocations') or [])}"
+        ]
     if kind == "StageExternalS3":
         return [f"{where}: {inputs.get('url')} via {inputs.get('storageIntegration')}"]
     if kind == "Pipe":

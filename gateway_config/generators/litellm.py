@@ -358,10 +358,8 @@ def request_log_deployment_params(task: ResolvedTask, deployment: Deployment) ->
     own `tags` is always followed by the gateway's, whose last value the COPY keeps.
     """
     branch = deployment_branch(task, deployment)
-    if branch == CONTROL:
-        experiment = ",".join(sorted(e.name for e in task.experiments))
-    else:
-        experiment = branch
+    # Control deployments name every experiment running on the task: its comparison's other side.
+    experiment = ",".join(sorted(e.name for e in task.experiments)) if branch == CONTROL else branch
     target = deployment.target
     params: dict[str, Any] = {
         "tags": [

@@ -249,6 +249,9 @@ def build(now: datetime, seed: int = 12, per_day: int = 40) -> list[Request]:
         served = Attempt(deployments[served_by], failed.end_us + TICK_US, failed.end_us + 900 * TICK_US, True, None, 1)
         requests.append(Request(f"call-{len(requests):05d}", [failed, served], 300, 120, user="user-0"))
         start += 1000 * TICK_US
+    # A stream LiteLLM logged without usage (docs/runtime-facts.md): served, but its cost is unknown.
+    unmetered = Attempt(deployments["code_generation/gpt-4o"], start, start + 700 * TICK_US, True)
+    requests.append(Request(f"call-{len(requests):05d}", [unmetered], 0, 0, stream=True, ttft_us=50 * TICK_US))
     return requests
 
 

@@ -100,7 +100,7 @@ def test_captured_fixture_covers_the_cases_and_holds_no_secret() -> None:
 
 def test_one_ndjson_line_is_one_row(loaded: Any) -> None:
     copied, table = loaded
-    ((file, status, rows_parsed, rows_loaded, *_),) = copied
+    ((_file, status, rows_parsed, rows_loaded, *_),) = copied
     assert status == "LOADED" and rows_parsed == rows_loaded == len(PAYLOADS) == len(table)
 
 
@@ -130,7 +130,16 @@ def test_the_tested_select_is_the_pipes() -> None:
     )
     # Only functions Snowflake allows in a COPY transformation (no COALESCE, DATEADD, ROUND, DIV0, ...).
     called = set(re.findall(r"(?<!::)\b([A-Z_][A-Z0-9_]*)\s*\(", select))
-    assert called <= {"TO_TIMESTAMP_NTZ", "SPLIT_PART", "REGEXP_SUBSTR", "TO_VARCHAR", "NULLIF", "IFF", "TRY_TO_NUMBER", "NVL"}
+    assert called <= {
+        "TO_TIMESTAMP_NTZ",
+        "SPLIT_PART",
+        "REGEXP_SUBSTR",
+        "TO_VARCHAR",
+        "NULLIF",
+        "IFF",
+        "TRY_TO_NUMBER",
+        "NVL",
+    }
 
 
 def test_a_client_cannot_stamp_its_own_experiment(loaded: Any) -> None:

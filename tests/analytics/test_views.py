@@ -121,7 +121,9 @@ def test_cost_per_1k_requests(cursor: Any) -> None:
         row = view[group]
         assert (row["REQUESTS"], row["COST_USD"]) == (len(requests), cost), group
         assert _num(row["COST_PER_1K_REQUESTS_USD"]) == rounded(cost * 1000 / len(requests), 12), group
-        assert row["UNMETERED_REQUESTS"] == 0
+        unmetered = sum(r.succeeded and not r.cache_hit and r.prompt_tokens == 0 for r in requests)
+        assert row["UNMETERED_REQUESTS"] == unmetered, group
+    assert sum(row["UNMETERED_REQUESTS"] for row in view.values()) == 1
 
 
 def test_cache_hit_rate_and_what_the_cache_saved(cursor: Any) -> None:
@@ -136,7 +138,11 @@ def test_cache_hit_rate_and_what_the_cache_saved(cursor: Any) -> None:
         row = view[group]
         assert (row["REQUESTS"], row["CACHE_HITS"]) == (len(requests), len(hits)), group
         assert _num(row["CACHE_HIT_RATE"]) == rate(len(hits), len(requests)), group
-        assert (row["COST_USD"], row["SAVED_BY_CACHE_USD"], row["COST_WITHOUT_CACHE_USD"]) == (cost, saved, cost + saved)
+        assert (row["COST_USD"], row["SAVED_BY_CACHE_USD"], row["COST_WITHOUT_CACHE_USD"]) == (
+            cost,
+            saved,
+            cost + saved,
+        )
     assert any(row["SAVED_BY_CACHE_USD"] > 0 for row in view.values())
 
 
@@ -176,10 +182,14 @@ def test_experiment_compares_variant_with_control(cursor: Any) -> None:
     assert {r.task for r in chat} == {"chat"}
     view = _view(cursor, "EXPERIMENT_COMPARISON", ("ENVIRONMENT", "TASK", "EXPERIMENT", "VARIANT"))
     branches = grouped(chat, lambda r: ("prod", "chat", "chat-haiku-first", r.variant()))
-    assert set(view) == set(branches) == {
-        ("prod", "chat", "chat-haiku-first", "control"),
-        ("prod", "chat", "chat-haiku-first", "variant"),
-    }
+    assert (
+        set(view)
+        == set(branches)
+        == {
+            ("prod", "chat", "chat-haiku-first", "control"),
+            ("prod", "chat", "chat-haiku-first", "variant"),
+        }
+    )
     for group, requests in branches.items():
         cost = sum((r.cost() for r in requests), Decimal(0))
         errors = sum(not r.succeeded for r in requests)

@@ -14,7 +14,6 @@ from e2e_support import unique_body
 from local.client import CHAT_PATH, gateway_tasks, litellm_headers
 from local.environment import LocalEnvironment, LocalRedis, prepare_environment
 from local.mock_provider import MockControl
-from local.request_log import LocalRequestLog
 from local.processes import (
     INSTALL_HINTS,
     LOOPBACK,
@@ -24,6 +23,7 @@ from local.processes import (
     start_litellm,
     start_redis,
 )
+from local.request_log import LocalRequestLog
 
 REDIS_PASSWORD = "e2e-redis-password"
 

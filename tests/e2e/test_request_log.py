@@ -30,10 +30,10 @@ from e2e_engines import LiteLLMEngine, LiteLLMPool, require_tool
 from gateway_config.prices import load_price_map
 from gateway_config.runtime_env import S3_FLUSH_INTERVAL
 from local.client import CHAT_PATH
-from program.analytics_sql import budget_rows
 from local.mock_provider import MockControl
 from local.processes import LITELLM_VENV, MOTO_SERVER, REPO_ROOT, ServerProcess, start_s3
 from local.request_log import MOTO_CREDENTIAL, LocalRequestLog
+from program.analytics_sql import budget_rows
 from tests.analytics.snowflake_support import CAPTURED, load, qualified, rows, snowflake_cursor
 
 pytestmark = pytest.mark.e2e
@@ -135,6 +135,8 @@ def scenario(litellm_pool: LiteLLMPool, local_s3: ServerProcess, mock_server: Se
                     run.calls["variant"] = run.calls[f"chat-{attempt}"]
                     break
             _send(run, client, "stream", "code_generation", stream=True, user="user-alice")
+            # LiteLLM's per-request switch off redaction: the generated config keeps prompts out regardless.
+            _send(run, client, "unredact", "chat", headers={"litellm-disable-message-redaction": "true"})
             mock.fail("*", 400)  # refused everywhere and not retried: one failure row, an error for the client
             _send(run, client, "refused", "chat", user="user-carol")
             mock.reset()
@@ -173,6 +175,7 @@ def test_every_request_reaches_the_bucket_within_the_flush_interval(scenario: Sc
 
 
 def test_prompts_and_answers_never_reach_the_log(scenario: Scenario) -> None:
+    assert scenario.statuses["unredact"] == 200
     everything = b"".join(scenario.log.read_object(key) for key in scenario.keys).decode()
     assert SECRET_WORD not in everything
     for payload in scenario.payloads:
@@ -216,7 +219,9 @@ def test_the_pipe_select_loads_these_payloads(scenario: Scenario, tmp_path: Path
             (row["CALL_ID"], row["STATUS"]): row
             for row in rows(cursor, f"SELECT * EXCLUDE (RAW) FROM {qualified('REQUEST_LOG')}")
         }
-    by_label = {label: loaded[(call, "success")] for label, call in scenario.calls.items() if (call, "success") in loaded}
+    by_label = {
+        label: loaded[(call, "success")] for label, call in scenario.calls.items() if (call, "success") in loaded
+    }
 
     prices = load_price_map()
     body = by_label["body-ids"]
@@ -254,12 +259,19 @@ def test_the_pipe_select_loads_these_payloads(scenario: Scenario, tmp_path: Path
     assert (refused["HTTP_STATUS"], refused["TASK"], refused["ENVIRONMENT"]) == (400, "chat", "local")
 
     variant = by_label["variant"]
-    assert (variant["EXPERIMENT"], variant["VARIANT"], variant["MODEL"]) == ("chat-haiku-first", "variant", "claude-haiku")
+    assert (variant["EXPERIMENT"], variant["VARIANT"], variant["MODEL"]) == (
+        "chat-haiku-first",
+        "variant",
+        "claude-haiku",
+    )
     control = by_label["chat-0"] if scenario.calls["chat-0"] != scenario.calls["variant"] else by_label["chat-1"]
     assert (control["EXPERIMENT"], control["VARIANT"]) == ("chat-haiku-first", "control")
 
     stream = by_label["stream"]
     assert stream["STREAM"] is True and 0 < stream["TTFT_MS"] <= stream["LATENCY_MS"]
+    # LiteLLM logs no usage for this stream (docs/runtime-facts.md): the views count it as unmetered.
+    # When this fails LiteLLM meters such streams again: drop the caveat from the docs.
+    assert (stream["PROMPT_TOKENS"], stream["COST_USD"]) == (0, 0)
 
     if os.environ.get("UPDATE_FIXTURES") == "1":
         CAPTURED.write_text("".join(json.dumps(p, sort_keys=True) + "\n" for p in scenario.payloads))
@@ -287,4 +299,6 @@ def test_an_empty_endpoint_writes_to_the_buckets_aws_url() -> None:
         [str(LITELLM_VENV / "bin" / "python"), "-c", program], env=env, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert result.stdout.strip().splitlines()[-1] == "https://gw-log.s3.eu-west-1.amazonaws.com/llm-gateway/prod/x.jsonl"
+    assert (
+        result.stdout.strip().splitlines()[-1] == "https://gw-log.s3.eu-west-1.amazonaws.com/llm-gateway/prod/x.jsonl"
+    )

@@ -25,7 +25,7 @@ from gateway_config.runtime_env import (
 from program import analytics_sql as sql
 from program.generated_tree import load_generated_config
 from runtime.engines import LITELLM
-from tools.offline import ROOT
+from tools.offline import ROOT, unwrap_secrets
 from tools.pulumi_mocks import SECRET_MARKER
 
 GATEWAY = "llm-gateway"
@@ -47,18 +47,8 @@ def _only(graph: dict[str, Any], kind: str) -> dict[str, Any]:
     return resource
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, dict):
-        if set(value) == {SECRET_MARKER}:
-            return _plain(value[SECRET_MARKER])
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
-
-
 def _inputs(resource: dict[str, Any]) -> dict[str, Any]:
-    inputs: dict[str, Any] = _plain(resource["inputs"])
+    inputs: dict[str, Any] = unwrap_secrets(resource["inputs"], redact=False)
     return inputs
 
 
@@ -167,7 +157,9 @@ def test_cortex_user_goes_to_the_role_that_calls_cortex_and_to_the_service_user(
     # The route the spec names for embeddings is what this role can now call.
     manifest = json.loads((ROOT / "gateway_config" / "generated" / stack_graph["stack"] / "routing.json").read_text())
     assert manifest["tasks"]["embeddings"]["route"] == "snowflake_cortex"
-    role_grants = {(_inputs(r)["roleName"], _inputs(r).get("userName")) for r in _of_type(stack_graph, "GrantAccountRole")}
+    role_grants = {
+        (_inputs(r)["roleName"], _inputs(r).get("userName")) for r in _of_type(stack_graph, "GrantAccountRole")
+    }
     assert (f"{base}_EMBEDDER", f"{base}_SVC") in role_grants
 
 
@@ -224,7 +216,9 @@ def test_table_and_views_are_the_tested_sql(stack_graph: dict[str, Any]) -> None
 def test_gateway_writes_the_request_log_where_the_stage_reads_it(stack_graph: dict[str, Any]) -> None:
     config, env = _stack_config(stack_graph["stack"]), stack_graph["stack"]
     variables = env_by_name(container(stack_graph, "Deployment", GATEWAY))
-    assert {name: variables[name]["value"] for name in (REQUEST_LOG_BUCKET, REQUEST_LOG_PREFIX, REQUEST_LOG_REGION)} == {
+    assert {
+        name: variables[name]["value"] for name in (REQUEST_LOG_BUCKET, REQUEST_LOG_PREFIX, REQUEST_LOG_REGION)
+    } == {
         REQUEST_LOG_BUCKET: config["requestLogBucket"],
         REQUEST_LOG_PREFIX: f"llm-gateway/{env}",
         REQUEST_LOG_REGION: "us-east-1",
@@ -237,7 +231,11 @@ def test_gateway_writes_the_request_log_where_the_stage_reads_it(stack_graph: di
 
 def test_a_stopping_gateway_waits_for_the_last_request_log_flush(stack_graph: dict[str, Any]) -> None:
     deployment = one(stack_graph, "Deployment", GATEWAY)
-    flush = int(json.loads(auto_named(stack_graph, "ConfigMap", "llm-gateway-config")["data"]["litellm.env.json"])[S3_FLUSH_INTERVAL])
+    flush = int(
+        json.loads(auto_named(stack_graph, "ConfigMap", "llm-gateway-config")["data"]["litellm.env.json"])[
+            S3_FLUSH_INTERVAL
+        ]
+    )
     sleep = container(stack_graph, "Deployment", GATEWAY)["lifecycle"]["preStop"]["sleep"]["seconds"]
     assert flush < sleep < deployment["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
 
@@ -245,6 +243,8 @@ def test_a_stopping_gateway_waits_for_the_last_request_log_flush(stack_graph: di
 @pytest.mark.parametrize("run", ["staging-portkey"])
 def test_portkey_engine_writes_no_request_log(offline_runs: Any, run: str) -> None:
     # The OSS Portkey gateway has no S3 logger: no bucket settings, no credentials, no drain.
-    spec = container(offline_runs.graph(run), "Deployment", GATEWAY)
+    graph = offline_runs.graph(run)
+    spec = container(graph, "Deployment", GATEWAY)
     assert not {REQUEST_LOG_BUCKET, AWS_ACCESS_KEY_ID} & set(env_by_name(spec))
     assert "lifecycle" not in spec
+    assert not [r for r in graph["resources"] if r["name"] == "llm-gateway-request-log-keys"]

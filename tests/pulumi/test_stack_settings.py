@@ -84,7 +84,11 @@ def test_misspelled_key_is_named_with_a_suggestion() -> None:
             "llm-gateway:snowflakeServiceUserPublicKey",
             "without -----BEGIN/END----- lines",
         ),
-        ({"snowflakeServiceUserPublicKey": "bm90IGEga2V5"}, "llm-gateway:snowflakeServiceUserPublicKey", "RSA public key"),
+        (
+            {"snowflakeServiceUserPublicKey": "bm90IGEga2V5"},
+            "llm-gateway:snowflakeServiceUserPublicKey",
+            "RSA public key",
+        ),
         (
             {"snowflakeMonitorSuspendPercent": "100", "snowflakeMonitorSuspendImmediatePercent": "90"},
             "llm-gateway:snowflakeMonitorSuspendImmediatePercent",
