@@ -405,7 +405,12 @@ def budget_rows(manifest: Mapping[str, Any]) -> list[tuple[str, str | None, str 
 
 
 def budgets_sql(rows: Iterable[tuple[str, str | None, str | None, float]]) -> str:
-    """The spec's budgets as a view over VALUES: the program replaces it when the spec changes."""
+    """The spec's budgets as a view over VALUES, which the program replaces when the spec changes.
+
+    A view rather than a table the program writes rows into (an Execute-style MERGE): it is
+    declarative (the plan shows the new statement, nothing to delete or keep in step), nobody's
+    hand edit of a row can drift from the spec, the analysts read it through their SELECT on views,
+    and the tests run it like every other view."""
     rows = list(rows)
     if not rows:
         raise ValueError("no budget rows: every environment has at least its own monthly budget")
