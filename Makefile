@@ -57,6 +57,11 @@ test: lint typecheck check ## everything CI runs: lint, types, stale-check, unit
 bench-build: $(STAMP) ## time the generator on the real spec and a synthetic 1,000-task spec
 	$(PY) -m bench.bench_build
 
+.PHONY: cost
+REQUESTS ?= gateway_config/samples/requests-week.csv
+cost: $(STAMP) ## projected monthly cost of the spec from past requests (REQUESTS=file; BASE=spec to compare with)
+	$(PY) -m gateway_config cost --requests $(REQUESTS) $(if $(BASE),--base-spec $(BASE))
+
 .PHONY: plan
 STACK ?= staging
 plan: $(STAMP) ## offline plan of STACK (staging|prod): resource tree, no credentials; OUT=dir writes manifests; PLAN_KUBECONFIG=file checks a kubeconfig

@@ -12,11 +12,13 @@ from typing import NoReturn
 
 import pulumi
 
+from components.analytics import Analytics, AnalyticsArgs, CreditMonitor, RequestLogDestination, SnowflakeAccount
 from components.gateway import Gateway, GatewayArgs, MissingProviderKeyError, Monitoring
 from components.namespace import GatewayNamespace, GatewayNamespaceArgs
 from components.redis import RedisCache, RedisCacheArgs
 from components.secrets import GatewaySecrets, GatewaySecretsArgs
 from gateway_config.runtime_env import redis_acl_rules
+from program.analytics_sql import budget_rows
 from program.cluster import cluster_provider
 from program.generated_tree import GeneratedConfigError, load_generated_config
 from program.kube import Resources
@@ -46,8 +48,45 @@ in_namespace = pulumi.ResourceOptions.merge(on_cluster, pulumi.ResourceOptions(d
 
 secrets = GatewaySecrets(
     NAME,
-    GatewaySecretsArgs(namespace=namespace.namespace_name, provider_keys=loaded.provider_keys.by_env_var),
+    GatewaySecretsArgs(
+        namespace=namespace.namespace_name,
+        provider_keys=loaded.provider_keys.by_env_var,
+        # Only an engine that writes the request log gets its S3 credentials.
+        request_log_keys=loaded.request_log_keys if settings.engine_spec.writes_request_log else {},
+    ),
     opts=in_namespace,
+)
+
+analytics = Analytics(
+    f"{NAME}-analytics",
+    AnalyticsArgs(
+        environment=settings.environment,
+        account=SnowflakeAccount(
+            settings.snowflake_organization,
+            settings.snowflake_account,
+            settings.snowflake_deploy_role,
+            settings.snowflake_admin_role,
+        ),
+        object_prefix=settings.snowflake_object_prefix,
+        warehouse_size=settings.snowflake_warehouse_size,
+        auto_suspend_seconds=settings.snowflake_auto_suspend_seconds,
+        monitor=CreditMonitor(
+            settings.snowflake_credit_quota,
+            settings.snowflake_monitor_notify_percents,
+            settings.snowflake_monitor_suspend_percent,
+            settings.snowflake_monitor_suspend_immediate_percent,
+        ),
+        request_log=RequestLogDestination(
+            settings.request_log_bucket,
+            settings.request_log_key_prefix,
+            settings.request_log_region,
+            settings.request_log_endpoint,
+        ),
+        storage_role_arn=settings.request_log_storage_role_arn,
+        service_user_public_key=settings.snowflake_service_user_public_key,
+        budgets=budget_rows(generated.manifest),
+        uses_cortex=any(task["route"] == "snowflake_cortex" for task in generated.manifest["tasks"].values()),
+    ),
 )
 
 # Two instances: cached responses may be evicted under memory pressure, the router's cooldowns and
@@ -110,6 +149,7 @@ try:
             monitoring=Monitoring(settings.monitoring_namespace, settings.service_monitor),
             cors_origins=settings.cors_origins,
             egress_proxy=settings.egress_proxy_target,
+            request_log=analytics.request_log,
         ),
         opts=pulumi.ResourceOptions.merge(
             on_cluster, pulumi.ResourceOptions(depends_on=[namespace, cache_redis, state_redis, secrets])
@@ -126,3 +166,10 @@ pulumi.export("gatewayServiceName", gateway.service_name)
 pulumi.export("configChecksum", gateway.config_checksum)
 pulumi.export("redisCacheServiceName", cache_redis.service_name)
 pulumi.export("redisStateServiceName", state_redis.service_name)
+pulumi.export("analyticsDatabase", analytics.database_name)
+pulumi.export("requestLogUrl", analytics.request_log.url)
+# For the AWS side of the request log: the bucket's object-created notifications go to this queue,
+# and the storage role trusts this IAM user with this external id.
+pulumi.export("requestLogPipeQueueArn", analytics.pipe_notification_channel)
+pulumi.export("requestLogIntegrationIamUserArn", analytics.integration_iam_user_arn)
+pulumi.export("requestLogIntegrationExternalId", analytics.integration_external_id)

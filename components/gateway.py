@@ -25,6 +25,7 @@ from typing import ClassVar, Literal
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components.analytics import RequestLogDestination
 from components.redis import RedisEndpoint
 from components.secrets import GatewaySecrets
 from gateway_config.runtime_env import (
@@ -33,6 +34,11 @@ from gateway_config.runtime_env import (
     CACHE_REDIS_PORT,
     CACHE_REDIS_URL,
     MASTER_KEY,
+    REQUEST_LOG_BUCKET,
+    REQUEST_LOG_ENDPOINT,
+    REQUEST_LOG_PREFIX,
+    REQUEST_LOG_REGION,
+    S3_FLUSH_INTERVAL,
     STATE_REDIS_HOST,
     STATE_REDIS_PASSWORD,
     STATE_REDIS_PORT,
@@ -49,6 +55,9 @@ SERVICE_PORT = 80
 ENDPOINT_DRAIN_SECONDS = 10
 # On top of the longest request: process exit, a slow client reading the last bytes.
 SHUTDOWN_MARGIN_SECONDS = 15
+# LiteLLM writes queued request-log payloads every flush interval and drops what is still queued when
+# it stops (docs/runtime-facts.md): a stopping pod keeps running this much longer than one interval.
+REQUEST_LOG_DRAIN_MARGIN_SECONDS = 5
 
 
 class MissingProviderKeyError(ValueError):
@@ -85,6 +94,8 @@ class GatewayArgs:
     cors_origins: list[str]
     # The stack's egress proxy, or None (HTTPS to public addresses).
     egress_proxy: EgressProxy | None
+    # Where the engine's request log goes (the analytics' bucket); None: no request log.
+    request_log: RequestLogDestination | None = None
 
 
 class Gateway(pulumi.ComponentResource):
@@ -171,6 +182,7 @@ class Gateway(pulumi.ComponentResource):
             state.password.env(STATE_REDIS_PASSWORD),
             *(provided[var].env(var) for var in args.generated.provider_key_env_vars),
             args.secrets.master_key.env(MASTER_KEY),
+            *self._request_log_env(),
         ]
 
     def _plain_env(self) -> list[k8s.core.v1.EnvVarArgs]:
@@ -184,6 +196,23 @@ class Gateway(pulumi.ComponentResource):
         if args.egress_proxy is not None:
             env.update({"HTTPS_PROXY": args.egress_proxy.url, "HTTP_PROXY": args.egress_proxy.url})
         return [k8s.core.v1.EnvVarArgs(name=name, value=value) for name, value in env.items()]
+
+    def _request_log_env(self) -> list[k8s.core.v1.EnvVarArgs]:
+        """Where the request log goes (plain) and the S3 credentials it is written with (by reference)."""
+        destination = self._args.request_log
+        if destination is None or not self._engine.writes_request_log:
+            return []
+        plain = {
+            REQUEST_LOG_BUCKET: destination.bucket,
+            REQUEST_LOG_PREFIX: destination.prefix,
+            REQUEST_LOG_REGION: destination.region,
+            # Empty on AWS: LiteLLM then writes to the bucket's virtual-hosted AWS URL.
+            REQUEST_LOG_ENDPOINT: destination.endpoint or "",
+        }
+        keys = self._args.secrets.request_log_keys
+        return [k8s.core.v1.EnvVarArgs(name=n, value=v) for n, v in plain.items()] + [
+            ref.env(var) for var, ref in sorted(keys.items())
+        ]
 
     def _container(self) -> k8s.core.v1.ContainerArgs:
         args, engine = self._args, self._engine
@@ -221,10 +250,11 @@ class Gateway(pulumi.ComponentResource):
             ),
             volume_mounts=mounts,
             # Keep serving while the endpoints drop the pod; an engine that does not finish its
-            # in-flight requests on SIGTERM must keep serving until they are done.
+            # in-flight requests on SIGTERM must keep serving until they are done; one that writes
+            # the request log keeps running past a flush so the last requests are written out.
             lifecycle=k8s.core.v1.LifecycleArgs(
                 pre_stop=k8s.core.v1.LifecycleHandlerArgs(
-                    sleep=k8s.core.v1.SleepActionArgs(seconds=self._pre_stop_seconds)
+                    sleep=k8s.core.v1.SleepActionArgs(seconds=self.pre_stop_seconds)
                 )
             ),
             startup_probe=_probe(engine.startup_probe),
@@ -233,15 +263,35 @@ class Gateway(pulumi.ComponentResource):
         )
 
     @property
-    def _pre_stop_seconds(self) -> int:
-        longest = math.ceil(self._args.generated.longest_request_seconds(self._engine))
-        return ENDPOINT_DRAIN_SECONDS + (0 if self._engine.drains_on_sigterm else longest)
+    def _longest_request_seconds(self) -> int:
+        return math.ceil(self._args.generated.longest_request_seconds(self._engine))
+
+    @property
+    def _request_log_drain_seconds(self) -> int:
+        """One request-log flush interval and a margin (0 without a request log)."""
+        flush = self._args.generated.runtime_env.get(S3_FLUSH_INTERVAL)
+        if self._args.request_log is None or not self._engine.writes_request_log or flush is None:
+            return 0
+        return int(flush) + REQUEST_LOG_DRAIN_MARGIN_SECONDS
+
+    @property
+    def pre_stop_seconds(self) -> int:
+        """The longest of the reasons to keep a stopping pod up before SIGTERM.
+
+        The endpoints must drop it (plus, for an engine that cuts in-flight requests on SIGTERM, the
+        longest request), and the request log must be flushed at least once more.
+        """
+        drain = ENDPOINT_DRAIN_SECONDS + (0 if self._engine.drains_on_sigterm else self._longest_request_seconds)
+        return max(drain, self._request_log_drain_seconds)
 
     @property
     def termination_grace_seconds(self) -> int:
-        """preStop pause, then the longest request the generated routes allow, then a margin."""
-        longest = math.ceil(self._args.generated.longest_request_seconds(self._engine))
-        return ENDPOINT_DRAIN_SECONDS + longest + SHUTDOWN_MARGIN_SECONDS
+        """preStop pause, then the longest request the generated routes allow, then a margin.
+
+        An engine that cuts in-flight requests on SIGTERM already waited for them in its preStop.
+        """
+        after_sigterm = self._longest_request_seconds if self._engine.drains_on_sigterm else 0
+        return self.pre_stop_seconds + after_sigterm + SHUTDOWN_MARGIN_SECONDS
 
     def _deployment(
         self, config_map_name: pulumi.Output[str], service_account: pulumi.Output[str]

@@ -13,7 +13,7 @@ new Secret on ``pulumi up``, the gateway pods roll onto it, and the old Secret g
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
@@ -28,6 +28,8 @@ class GatewaySecretsArgs:
     namespace: pulumi.Input[str]
     # env var name (OPENAI_API_KEY, ...) → secret Output holding the key
     provider_keys: Mapping[str, pulumi.Output[str]]
+    # AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY → secret Output: what the request log is written with
+    request_log_keys: Mapping[str, pulumi.Output[str]] = field(default_factory=dict)
 
 
 class GatewaySecrets(pulumi.ComponentResource):
@@ -36,6 +38,7 @@ class GatewaySecrets(pulumi.ComponentResource):
     # env var → where the pod reads it
     provider_keys: dict[str, SecretKeyRef]
     master_key: SecretKeyRef
+    request_log_keys: dict[str, SecretKeyRef]
 
     def __init__(self, name: str, args: GatewaySecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-gateway:index:GatewaySecrets", name, None, opts)
@@ -47,6 +50,11 @@ class GatewaySecrets(pulumi.ComponentResource):
         self.master_key = opaque_secret(
             f"{name}-master-key-secret", args.namespace, labels, {MASTER_KEY: master_key}, self
         )[MASTER_KEY]
+        self.request_log_keys = (
+            opaque_secret(f"{name}-request-log-keys", args.namespace, labels, args.request_log_keys, self)
+            if args.request_log_keys
+            else {}
+        )
         self.register_outputs(
             {
                 "provider_keys_secret_name": next(iter(self.provider_keys.values())).secret_name

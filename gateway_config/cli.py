@@ -1,4 +1,4 @@
-"""`python -m gateway_config`: validate, build, check and diff the routing spec.
+"""`python -m gateway_config`: validate, build, check and diff the routing spec, and price it.
 
 Exit codes: 0 ok; 1 `check` found stale generated files; 2 invalid input (spec or arguments).
 Invalid input prints one line per problem (file:line: key.path: message) and writes nothing.
@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway_config.build import DEFAULT_OUT, DEFAULT_SPEC, render, stale_files, write_tree
+from gateway_config.cost import cost_report, read_history
 from gateway_config.diff import routing_diff
 from gateway_config.errors import InputError
 from gateway_config.loader import load_spec
@@ -37,6 +38,19 @@ def _env_option(parser: argparse.ArgumentParser) -> None:
         action="append",
         choices=ENVIRONMENT_NAMES,
         help="environment to generate (repeatable; default: all)",
+    )
+
+
+def _requests_option(parser: argparse.ArgumentParser, required: bool) -> None:
+    parser.add_argument(
+        "--requests",
+        type=Path,
+        required=required,
+        help="past requests: the request log's export as CSV or JSONL (task, prompt_tokens, completion_tokens, "
+        "cache_status; optional environment, request_time)",
+    )
+    parser.add_argument(
+        "--days", type=float, help="days the requests cover (default: from their request_time), scaled to 30"
     )
 
 
@@ -70,6 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument("--base-spec", type=Path, required=True, help="the spec before the change")
     _spec_option(diff)
     _env_option(diff)
+    _requests_option(diff, required=False)
+
+    cost = commands.add_parser("cost", help="projected monthly cost per environment and task, from past requests")
+    _spec_option(cost)
+    cost.add_argument("--base-spec", type=Path, help="also price this spec, and show the difference")
+    _requests_option(cost, required=True)
+    _env_option(cost)
 
     schema = commands.add_parser("schema", help="write the JSON Schema of the spec")
     schema.add_argument("--out", type=Path, default=SCHEMA_PATH, help="schema file (default: %(default)s)")
@@ -107,7 +128,20 @@ def _check(args: argparse.Namespace) -> int:
 def _diff(args: argparse.Namespace) -> int:
     before = load_spec(args.base_spec)
     after = load_spec(args.spec)
-    print(routing_diff(before, after, args.environments or ENVIRONMENT_NAMES), end="")
+    history = read_history(args.requests, args.days) if args.requests else None
+    summary = routing_diff(before, after, args.environments or ENVIRONMENT_NAMES)
+    if history is not None:
+        # The PR shows what the change costs next to what it changes.
+        summary = summary.rstrip("\n") + "\n\n" + cost_report(after, history, before, args.environments)
+    print(summary, end="")
+    return EXIT_OK
+
+
+def _cost(args: argparse.Namespace) -> int:
+    spec = load_spec(args.spec)
+    base = load_spec(args.base_spec) if args.base_spec else None
+    history = read_history(args.requests, args.days)
+    print(cost_report(spec, history, base, args.environments), end="")
     return EXIT_OK
 
 
@@ -117,7 +151,14 @@ def _schema(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"validate": _validate, "build": _build, "check": _check, "diff": _diff, "schema": _schema}
+COMMANDS = {
+    "validate": _validate,
+    "build": _build,
+    "check": _check,
+    "diff": _diff,
+    "cost": _cost,
+    "schema": _schema,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -28,6 +28,8 @@ class Problem:
 
     path: KeyPath
     message: str
+    # The 1-based line, where the input has lines the key path cannot name (a data file's rows).
+    line: int | None = None
 
 
 class InputError(Exception):
@@ -50,7 +52,7 @@ class InputError(Exception):
     def lines(self) -> list[str]:
         result = []
         for problem in self.problems:
-            line = self.line_of(problem.path)
+            line = problem.line or self.line_of(problem.path)
             where = f"{self.file}:{line}" if line else self.file
             result.append(f"{where}: {format_key_path(problem.path)}: {problem.message}")
         return result

@@ -45,6 +45,23 @@ def redis_acl_rules(semantic_cache: bool) -> str:
     return f"resetchannels ~* -@all {commands}"
 
 
+# The request log: LiteLLM's `s3_v2` callback writes each request's payload to object storage, where
+# Snowpipe loads it (components/analytics.py). Bucket, key prefix and region come from stack settings;
+# the endpoint is empty on AWS (LiteLLM then writes to the bucket's virtual-hosted AWS URL) and the
+# local S3 server's URL for `make run` and the tests. Credentials are not referenced by the config:
+# LiteLLM signs with the AWS default chain, i.e. AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY from a
+# Kubernetes Secret in the cluster.
+REQUEST_LOG_BUCKET = "REQUEST_LOG_BUCKET"
+REQUEST_LOG_PREFIX = "REQUEST_LOG_PREFIX"
+REQUEST_LOG_REGION = "REQUEST_LOG_REGION"
+REQUEST_LOG_ENDPOINT = "REQUEST_LOG_S3_ENDPOINT"
+AWS_ACCESS_KEY_ID = "AWS_ACCESS_KEY_ID"
+AWS_SECRET_ACCESS_KEY = "AWS_SECRET_ACCESS_KEY"
+# Read by LiteLLM at import (litellm/constants.py), not from the config: how often queued request
+# payloads are written out. Set in the generated litellm/env.json.
+S3_FLUSH_INTERVAL = "DEFAULT_S3_FLUSH_INTERVAL_SECONDS"
+
+
 def env_reference(name: str) -> str:
     """How a LiteLLM config refers to an environment variable."""
     return f"os.environ/{name}"

@@ -29,6 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import yaml
 
 from gateway_config.build import DEFAULT_SPEC, dump_json, dump_yaml, render, write_tree
+from gateway_config.generators.litellm import REQUEST_LOG_CALLBACK
 from gateway_config.loader import load_spec
 from gateway_config.runtime_env import (
     CACHE_REDIS_HOST,
@@ -43,6 +44,7 @@ from gateway_config.runtime_env import (
 from gateway_config.spec import RoutingSpec
 from local.client import gateway_tasks, mock_provider_key
 from local.processes import LocalRedis, LocalRedisPair
+from local.request_log import LocalRequestLog
 
 GENERATED_MOCK_HOST = "127.0.0.1:8090"
 LOCAL = "local"
@@ -199,13 +201,14 @@ def prepare_environment(
     environ: Mapping[str, str] | None = None,
     real_providers_from: RoutingSpec | None = None,
     master_key: str | None = None,
+    request_log: LocalRequestLog | None = None,
 ) -> LocalEnvironment:
     """Copy ``generated`` (a ``.../local`` folder) to ``work_dir`` with endpoints and env for this run.
 
     ``real_providers_from`` (``make run``): a provider whose key is in ``environ`` keeps its real
     base URL (from that spec) and key; without it every provider is the mock with a dummy key
     (tests, ``make smoke``). Without ``redis`` the LiteLLM cache and shared router state are
-    switched off in the copy.
+    switched off in the copy; without ``request_log`` (a local S3 bucket) so is the request log.
     """
     environ = dict(environ or {})
     mock_host_port = mock_url.removeprefix("http://").rstrip("/")
@@ -228,6 +231,8 @@ def prepare_environment(
         if redis is None:
             _drop_redis(config)
             notes.append("LiteLLM cache off: redis-server is not installed (make runtime-redis)")
+        if request_log is None:
+            _drop_request_log(config)
         litellm_path.write_text(dump_yaml(config))
 
     portkey_keys = {provider: real_keys[provider] for provider in real_roots}
@@ -255,6 +260,8 @@ def prepare_environment(
     }
     if redis is not None:
         env.update(redis_environment(redis))
+    if request_log is not None:
+        env.update(request_log.env())
     return LocalEnvironment(
         root=work_dir,
         env=env,
@@ -275,3 +282,11 @@ def _drop_redis(config: dict[str, Any]) -> None:
     for key in ("redis_host", "redis_port", "redis_password", "redis_url", "cache_kwargs"):
         router.pop(key, None)
     (config.get("general_settings") or {}).pop("coordination_redis", None)
+
+
+def _drop_request_log(config: dict[str, Any]) -> None:
+    """Drop the S3 request-log callback (it would write to no bucket), in place."""
+    settings = config.get("litellm_settings") or {}
+    settings.pop("s3_callback_params", None)
+    if isinstance(settings.get("callbacks"), list):
+        settings["callbacks"] = [name for name in settings["callbacks"] if name != REQUEST_LOG_CALLBACK]

@@ -32,6 +32,8 @@ from runtime.engines import ENGINES, NO_BROWSER_ORIGIN, NO_TRUSTED_HOST, POD_TMP
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LITELLM_VENV = REPO_ROOT / "runtime" / "litellm" / ".venv"
+# moto's S3 server (requirements-dev.txt), installed next to the interpreter running this module.
+MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 LITELLM_BIN = LITELLM_VENV / "bin" / "litellm"
 PORTKEY_DIR = REPO_ROOT / "runtime" / "portkey"
 PORTKEY_SERVER = PORTKEY_DIR / "node_modules" / "@portkey-ai" / "gateway" / "build" / "start-server.js"
@@ -44,6 +46,7 @@ INSTALL_HINTS = {
     **{engine.name: f"make {engine.install_target}" for engine in ENGINES.values()},
     "node": "apt-get install -y --no-install-recommends nodejs npm",
     "redis-server": "make runtime-redis  (apt-get install -y --no-install-recommends redis-server)",
+    "moto": "make venv  (moto[server] is in requirements-dev.txt)",
 }
 
 
@@ -352,6 +355,22 @@ def start_redis_pair(log_dir: Path, cache_maxmemory_mb: int | None = None) -> Re
         cache.stop()
         raise
     return RedisServers(cache, state, LocalRedisPair(cache_endpoint, state_endpoint))
+
+
+def start_s3(log_dir: Path, port: int | None = None, timeout: float = 30.0) -> ServerProcess:
+    """An S3-compatible server on loopback (moto's server mode): where the request log lands locally."""
+    if not MOTO_SERVER.exists():
+        raise ServerStartError(f"{MOTO_SERVER} missing; install with: {INSTALL_HINTS['moto']}")
+    port = port or free_port()
+    server = start_process(
+        "s3",
+        [MOTO_SERVER, "-H", LOOPBACK, "-p", str(port)],
+        log_dir / f"s3-{port}.log",
+        env=minimal_environment(),
+        cwd=log_dir,
+        port=port,
+    )
+    return _started(server, lambda: http_ok(f"{server.url}/moto-api/data.json"), timeout, "/moto-api/data.json")
 
 
 def litellm_available() -> bool:

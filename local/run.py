@@ -1,8 +1,9 @@
 """``make run`` / ``make smoke``: the real gateway with the generated ``local`` config, on loopback.
 
-Builds the ``local`` environment, starts the mock provider, Redis (when ``redis-server`` exists) and the
-gateway (LiteLLM by default, ``ENGINE=portkey`` for the Portkey gateway), then either waits for Ctrl-C
-(``run``) or sends one request per routed task and exits (``--smoke``). Every process it started is
+Builds the ``local`` environment, starts the mock provider, Redis (when ``redis-server`` exists), a local
+S3 server for LiteLLM's request log (moto, from the dev environment) and the gateway (LiteLLM by default,
+``ENGINE=portkey`` for the Portkey gateway), then either waits for Ctrl-C (``run``) or sends one request
+per routed task and exits (``--smoke``). Every process it started is
 stopped on the way out, whatever the reason, and then its work folder (mode 0700: configs, which may
 hold a real provider's key, logs, Redis data) is deleted.
 """
@@ -42,12 +43,15 @@ from local.environment import (
     private_work_dir,
 )
 from local.processes import (
+    MOTO_SERVER,
     ServerProcess,
     redis_server_path,
     start_engine,
     start_mock_provider,
     start_redis_pair,
+    start_s3,
 )
+from local.request_log import LocalRequestLog
 from runtime.engines import DEFAULT_ENGINE, ENGINES, Engine
 
 
@@ -173,6 +177,11 @@ def main(argv: list[str] | None = None) -> int:
                 servers = start_redis_pair(logs)
                 stack.callback(servers.stop)
                 redis_endpoints = servers.endpoints
+            request_log = None  # without it the request-log callback is dropped from the config
+            if MOTO_SERVER.exists() and engine.writes_request_log:
+                s3 = stack.enter_context(_stop_on_exit(start_s3(logs)))
+                request_log = LocalRequestLog(s3.url)
+                request_log.create_bucket()
             env = prepare_environment(
                 generated,
                 work / "config",
@@ -180,6 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                 redis_endpoints,
                 environ=os.environ,
                 real_providers_from=None if args.smoke else spec,
+                request_log=request_log,
             )
             for note in env.notes:
                 print(note)
@@ -187,7 +197,14 @@ def main(argv: list[str] | None = None) -> int:
             stack.enter_context(_stop_on_exit(gateway))
 
             print(f"\n{args.engine} gateway: {gateway.url}    mock provider: {mock.url}    logs: {logs}")
-            print(f"config: {env.root}    (work folder, deleted on exit)\n")
+            print(f"config: {env.root}    (work folder, deleted on exit)")
+            if request_log is not None:
+                print(
+                    f"request log: {request_log.url} on the local S3 at {request_log.endpoint} "
+                    f"(bucket {request_log.bucket}, any credentials; written every "
+                    f"{env.env.get('DEFAULT_S3_FLUSH_INTERVAL_SECONDS', '?')} s)"
+                )
+            print()
             print(_targets_table(env))
             tasks = env.gateway_tasks()
             if args.smoke:

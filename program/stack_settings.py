@@ -15,6 +15,8 @@ marked secret and not the ESC placeholder (:data:`ESC_PLACEHOLDER`), and hands t
 
 from __future__ import annotations
 
+import base64
+import binascii
 import difflib
 import json
 import re
@@ -53,18 +55,37 @@ PROVIDER_KEY_ESC_PATHS: dict[str, str] = {
     "anthropicApiKey": "providerKeys.anthropic",
     "openrouterApiKey": "providerKeys.openrouter",
 }
-# Secret settings besides the provider keys: the stack's kubeconfig, from its ESC environment.
+# The request log's object-storage credentials (AWS access key of an IAM user that may only PutObject
+# under the log prefix), read by LiteLLM's S3 logger through the AWS SDK's standard variables.
+REQUEST_LOG_KEY_SETTINGS: dict[str, str] = {
+    "requestLogAwsAccessKeyId": "AWS_ACCESS_KEY_ID",
+    "requestLogAwsSecretAccessKey": "AWS_SECRET_ACCESS_KEY",
+}
+REQUEST_LOG_KEY_ESC_PATHS: dict[str, str] = {
+    "requestLogAwsAccessKeyId": "requestLog.awsAccessKeyId",
+    "requestLogAwsSecretAccessKey": "requestLog.awsSecretAccessKey",
+}
+# Secret settings besides the provider and request-log keys: the stack's kubeconfig, from its ESC environment.
 KUBECONFIG_SETTING = "kubeconfig"
-SECRET_SETTINGS: tuple[str, ...] = (*PROVIDER_KEY_SETTINGS, KUBECONFIG_SETTING)
-# Where the ESC environments hold what they supply besides the provider keys (esc/<stack>.yaml).
+SECRET_SETTINGS: tuple[str, ...] = (*PROVIDER_KEY_SETTINGS, *REQUEST_LOG_KEY_SETTINGS, KUBECONFIG_SETTING)
+# Where the ESC environments hold what they supply (esc/<stack>.yaml).
 ESC_PATHS: dict[str, str] = {
     **PROVIDER_KEY_ESC_PATHS,
+    **REQUEST_LOG_KEY_ESC_PATHS,
     KUBECONFIG_SETTING: "cluster.kubeconfig",
     "kubeContext": "cluster.context",
     "litellmImage": "images.litellm",
 }
 # Declared with default "" in Pulumi.yaml (the CLI requires keys without a default): "" means unset.
-OPTIONAL_STRING_SETTINGS = ("environment", "namespace", "kubeContext", "redisStorageClass", "egressProxy")
+OPTIONAL_STRING_SETTINGS = (
+    "environment",
+    "namespace",
+    "kubeContext",
+    "redisStorageClass",
+    "egressProxy",
+    "requestLogPrefix",
+    "requestLogEndpoint",
+)
 # The `fn::secret` value esc/*.yaml ship in place of each key. An environment created from those
 # files and never given its real keys would otherwise deploy this string as an API key.
 ESC_PLACEHOLDER = "set-with-esc-env-set"
@@ -130,6 +151,14 @@ _SUFFIX = {
     "Gi": Decimal(2**30),
     "Ti": Decimal(2**40),
 }
+_SNOWFLAKE_IDENTIFIER = re.compile(r"^[A-Z][A-Z0-9_]{0,99}$")
+_SNOWFLAKE_ACCOUNT_PART = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,254}$")
+_S3_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_S3_PREFIX = re.compile(r"^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$")
+_AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
+_IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
+# DER of an RSA SubjectPublicKeyInfo starts with a SEQUENCE and names rsaEncryption (1.2.840.113549.1.1.1).
+_RSA_ENCRYPTION_OID = bytes.fromhex("06092a864886f70d010101")
 
 
 class SettingsError(Exception):
@@ -219,6 +248,45 @@ def _module_path(value: str) -> str:
 CpuQuantity = Annotated[str, AfterValidator(_bounded_quantity(*_CPU_RANGE, "10m", "64"))]
 MemoryQuantity = Annotated[str, AfterValidator(_bounded_quantity(*_MEMORY_RANGE, "64Mi", "256Gi"))]
 StorageQuantity = Annotated[str, AfterValidator(_bounded_quantity(*_STORAGE_RANGE, "1Gi", "16Ti"))]
+
+
+def _snowflake_identifier(value: str) -> str:
+    if not _SNOWFLAKE_IDENTIFIER.match(value):
+        raise ValueError(f"not an upper-case Snowflake identifier (A-Z, 0-9, _; starts with a letter): {value!r}")
+    return value
+
+
+def _snowflake_account_part(value: str) -> str:
+    if not _SNOWFLAKE_ACCOUNT_PART.match(value):
+        raise ValueError(f"not a Snowflake organization or account name (letters, digits, _): {value!r}")
+    return value
+
+
+def _matching(pattern: re.Pattern[str], what: str) -> Any:
+    def check(value: str) -> str:
+        if not pattern.match(value):
+            raise ValueError(f"not {what}: {value!r}")
+        return value
+
+    return AfterValidator(check)
+
+
+def _rsa_public_key(value: str) -> str:
+    """Snowflake's RSA_PUBLIC_KEY: the base64 DER body of the PEM, one line, no header or trailer."""
+    if "BEGIN" in value or "PRIVATE" in value.upper():
+        raise ValueError(
+            "give the public key's base64 body on one line, without -----BEGIN/END----- lines "
+            "(and never the private key: it stays in ESC)"
+        )
+    try:
+        der = base64.b64decode(value, validate=True)
+    except binascii.Error:
+        raise ValueError("not base64 (the public key's PEM body joined on one line)") from None
+    if not der.startswith(b"\x30") or _RSA_ENCRYPTION_OID not in der[:32] or len(der) < 270:
+        raise ValueError("not an RSA public key of at least 2048 bits (SubjectPublicKeyInfo DER, base64)")
+    return value
+
+
 ModulePath = Annotated[str, AfterValidator(_module_path)]
 NamespaceName = Annotated[str, AfterValidator(_dns_label)]
 ObjectName = Annotated[str, AfterValidator(_dns_subdomain)]
@@ -227,6 +295,17 @@ EngineName = Annotated[str, AfterValidator(_engine_name)]
 Origin = Annotated[str, AfterValidator(_origin)]
 EgressProxyUrl = Annotated[str, AfterValidator(_egress_proxy)]
 ApiServerUrl = Annotated[str, AfterValidator(_https_url)]
+SnowflakeIdentifier = Annotated[str, AfterValidator(_snowflake_identifier)]
+SnowflakeAccountPart = Annotated[str, AfterValidator(_snowflake_account_part)]
+S3Bucket = Annotated[str, _matching(_S3_BUCKET, "an S3 bucket name (3-63 of a-z, 0-9, '.', '-')")]
+S3Prefix = Annotated[str, _matching(_S3_PREFIX, "an S3 key prefix without leading or trailing '/'")]
+AwsRegion = Annotated[str, _matching(_AWS_REGION, "an AWS region (e.g. us-east-1)")]
+IamRoleArn = Annotated[str, _matching(_IAM_ROLE_ARN, "an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)")]
+# An S3-compatible store's endpoint: http(s), no path or credentials.
+S3EndpointOrigin = Annotated[
+    str, _matching(re.compile(r"^https?://[^\s/?#@]+$"), "an http(s) origin without path or credentials")
+]
+RsaPublicKey = Annotated[str, AfterValidator(_rsa_public_key)]
 
 
 class StackSettings(BaseModel):
@@ -284,6 +363,27 @@ class StackSettings(BaseModel):
     # The router's state (cooldowns, usage counters) in a Redis of its own that never evicts.
     router_state_memory_mi: int = Field(default=64, ge=32, le=4096)
 
+    # Analytics (components/analytics.py): the request log's bucket and the Snowflake objects that load it.
+    request_log_bucket: S3Bucket
+    request_log_prefix: S3Prefix | None = None  # unset: llm-gateway/<environment>
+    request_log_region: AwsRegion = "us-east-1"
+    request_log_endpoint: S3EndpointOrigin | None = None  # unset on AWS: LiteLLM writes to the bucket's AWS URL
+    request_log_storage_role_arn: IamRoleArn
+    snowflake_organization: SnowflakeAccountPart
+    snowflake_account: SnowflakeAccountPart
+    snowflake_deploy_role: SnowflakeIdentifier = "SYSADMIN"
+    snowflake_admin_role: SnowflakeIdentifier = "ACCOUNTADMIN"
+    snowflake_object_prefix: SnowflakeIdentifier = "LLM_GATEWAY"
+    snowflake_warehouse_size: Literal["XSMALL", "SMALL", "MEDIUM"] = "XSMALL"
+    snowflake_auto_suspend_seconds: int = Field(default=60, ge=30, le=60)
+    snowflake_credit_quota: int = Field(default=10, ge=1)
+    snowflake_monitor_notify_percents: list[Annotated[int, Field(ge=1, le=200)]] = Field(
+        default_factory=lambda: [75, 90]
+    )
+    snowflake_monitor_suspend_percent: int = Field(default=100, ge=1, le=200)
+    snowflake_monitor_suspend_immediate_percent: int = Field(default=110, ge=1, le=200)
+    snowflake_service_user_public_key: RsaPublicKey
+
     @model_validator(mode="after")
     def _consistent(self) -> StackSettings:
         if self.max_replicas < self.replicas:
@@ -291,6 +391,11 @@ class StackSettings(BaseModel):
         if self.replicas > 1 and self.pdb_max_unavailable >= self.replicas:
             # A budget that lets every replica go at once protects nothing.
             raise _KeyedError("pdbMaxUnavailable", f"must be < replicas ({self.replicas})")
+        if self.snowflake_monitor_suspend_immediate_percent < self.snowflake_monitor_suspend_percent:
+            raise _KeyedError(
+                "snowflakeMonitorSuspendImmediatePercent",
+                f"must be >= snowflakeMonitorSuspendPercent ({self.snowflake_monitor_suspend_percent})",
+            )
         for request, limit in (
             ("gatewayCpuRequest", "gatewayCpuLimit"),
             ("gatewayMemoryRequest", "gatewayMemoryLimit"),
@@ -349,6 +454,10 @@ class StackSettings(BaseModel):
         return Disruption(self.pdb_max_unavailable)
 
     @property
+    def request_log_key_prefix(self) -> str:
+        return self.request_log_prefix or f"llm-gateway/{self.environment}"
+
+    @property
     def redis_resources(self) -> Resources:
         # Requests equal limits for memory: maxmemory is sized from it, and Redis must not be evicted.
         memory = f"{self.redis_memory_mi}Mi"
@@ -384,6 +493,8 @@ class LoadedSettings:
     stack: StackSettings
     provider_keys: ProviderKeys
     kubeconfig: pulumi.Output[str]
+    # env var (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) → secret Output: the request log's S3 credentials
+    request_log_keys: dict[str, pulumi.Output[str]]
 
 
 def _raw_namespace_config() -> dict[str, str]:
@@ -504,8 +615,8 @@ def parse_stack_settings(raw: dict[str, Any], stack_name: str, allow_offline_ima
 
 
 def provider_key_problems(raw: dict[str, Any], is_secret: Callable[[str], bool], stack_name: str) -> list[str]:
-    """One message per secret setting (provider keys, kubeconfig) that is unset, the ESC placeholder,
-    or not marked secret.
+    """One message per secret setting (provider and request-log keys, kubeconfig) that is unset, the
+    ESC placeholder, or not marked secret.
 
     The messages name the key, never its value.
     """
@@ -545,8 +656,10 @@ def load_settings() -> LoadedSettings:
 
     config = pulumi.Config(NAMESPACE)
     keys = {env_var: config.require_secret(key) for key, env_var in PROVIDER_KEY_SETTINGS.items()}
+    log_keys = {env_var: config.require_secret(key) for key, env_var in REQUEST_LOG_KEY_SETTINGS.items()}
     return LoadedSettings(
         stack=stack,
         provider_keys=ProviderKeys(by_env_var=keys),
         kubeconfig=config.require_secret(KUBECONFIG_SETTING),
+        request_log_keys=log_keys,
     )

@@ -105,6 +105,9 @@ class Engine:
     trusted_hosts_env: str | None
     # Whether its provider calls honour HTTPS_PROXY (needed for a stack that names an egress proxy).
     honours_https_proxy: bool
+    # Whether it writes the request log to object storage (LiteLLM's s3_v2 callback, configured by the
+    # generator), which the analytics load into Snowflake.
+    writes_request_log: bool
 
 
 LITELLM = Engine(
@@ -151,6 +154,7 @@ LITELLM = Engine(
     trusted_hosts_env=None,
     # Its provider clients (httpx, aiohttp with trust_env) read HTTPS_PROXY.
     honours_https_proxy=True,
+    writes_request_log=True,
 )
 
 PORTKEY = Engine(
@@ -189,6 +193,7 @@ PORTKEY = Engine(
     trusted_hosts_env="TRUSTED_CUSTOM_HOSTS",
     # The build reads HTTP(S)_PROXY into its settings but its fetch does not use them.
     honours_https_proxy=False,
+    writes_request_log=False,
 )
 
 ENGINES: dict[str, Engine] = {engine.name: engine for engine in (LITELLM, PORTKEY)}

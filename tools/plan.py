@@ -151,7 +151,65 @@ def key_fields(resource: dict[str, Any]) -> list[str]:
         lines.append(f"context={inputs.get('context')} cluster={inputs.get('clusterIdentifier')} (kubeconfig [secret])")
     elif kind == "RandomPassword":
         lines.append(f"length={inputs.get('length')} (value is a secret)")
+    elif resource["type"].startswith("snowflake:") or resource["type"] == "pulumi:providers:snowflake":
+        lines += snowflake_fields(kind, inputs)
     return lines
+
+
+def _grant_target(inputs: dict[str, Any]) -> str:
+    if inputs.get("onAccountObject"):
+        target = inputs["onAccountObject"]
+        return f"{target['objectType']} {target['objectName']}"
+    if inputs.get("onSchema"):
+        return f"SCHEMA {inputs['onSchema'].get('schemaName')}"
+    target = inputs.get("onSchemaObject") or {}
+    for scope in ("all", "future"):
+        if target.get(scope):
+            return f"{scope.upper()} {target[scope]['objectTypePlural']} IN SCHEMA {target[scope].get('inSchema')}"
+    return f"{target.get('objectType')} {target.get('objectName')}"
+
+
+def snowflake_fields(kind: str, inputs: dict[str, Any]) -> list[str]:
+    """What a reviewer checks on each Snowflake object: names, limits, who gets which privilege."""
+    name = inputs.get("name")
+    where = ".".join(part for part in (inputs.get("database"), inputs.get("schema"), name) if part)
+    if kind == "snowflake":
+        return [f"account {inputs.get('organizationName')}-{inputs.get('accountName')} as role {inputs.get('role')}"]
+    if kind == "Warehouse":
+        return [
+            f"{name}: {inputs.get('warehouseSize')}, auto_suspend={inputs.get('autoSuspend')} s, "
+            f"auto_resume={inputs.get('autoResume')}, resource_monitor={inputs.get('resourceMonitor')}"
+        ]
+    if kind == "ResourceMonitor":
+        return [
+            f"{name}: {inputs.get('creditQuota')} credits {str(inputs.get('frequency')).lower()}, notify at "
+            f"{inputs.get('notifyTriggers')}%, suspend at {inputs.get('suspendTrigger')}%, "
+            f"at once at {inputs.get('suspendImmediateTrigger')}%"
+        ]
+    if kind == "GrantPrivilegesToAccountRole":
+        return [
+            f"{', '.join(inputs.get('privileges') or [])} on {_grant_target(inputs)} to {inputs.get('accountRoleName')}"
+        ]
+    if kind == "GrantAccountRole":
+        grantee = f"user {inputs['userName']}" if inputs.get("userName") else f"role {inputs.get('parentRoleName')}"
+        return [f"role {inputs.get('roleName')} to {grantee}"]
+    if kind == "GrantDatabaseRole":
+        return [f"database role {inputs.get('databaseRoleName')} to role {inputs.get('parentRoleName')}"]
+    if kind == "StorageIntegrationAws":
+        return [
+            f"{name}: {inputs.get('storageAwsRoleArn')} on {', '.join(inputs.get('storageAllowedLocations') or [])}"
+        ]
+    if kind == "StageExternalS3":
+        return [f"{where}: {inputs.get('url')} via {inputs.get('storageIntegration')}"]
+    if kind == "Pipe":
+        statement = str(inputs.get("copyStatement") or "")
+        return [f"{where}: auto_ingest={inputs.get('autoIngest')}", statement.splitlines()[0] if statement else ""]
+    if kind == "Table":
+        return [f"{where}: {len(inputs.get('columns') or [])} columns"]
+    if kind == "ServiceUser":
+        key = inputs.get("rsaPublicKey")
+        return [f"{name}: default role {inputs.get('defaultRole')}, key pair ({'[secret]' if key else 'no key'})"]
+    return [where] if where else []
 
 
 def print_tree(graph: Graph) -> None:

@@ -35,6 +35,11 @@ from gateway_config.runtime_env import (
     CACHE_REDIS_URL,
     MASTER_KEY,
     REDIS_USERNAME,
+    REQUEST_LOG_BUCKET,
+    REQUEST_LOG_ENDPOINT,
+    REQUEST_LOG_PREFIX,
+    REQUEST_LOG_REGION,
+    S3_FLUSH_INTERVAL,
     STATE_REDIS_HOST,
     STATE_REDIS_PASSWORD,
     STATE_REDIS_PORT,
@@ -186,6 +191,7 @@ def _deployment(task: ResolvedTask, deployment: Deployment, environment_cache: C
     cache_controls = task_cache_controls(task, environment_cache)
     if cache_controls is not None:
         params["cache"] = cache_controls
+    params.update(request_log_deployment_params(task, deployment))
     model_info: dict[str, Any] = {
         "id": f"{task.name}/{deployment.deployment_id}",
         "task": task.name,
@@ -279,7 +285,7 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
         **_router_state_redis(),
     }
     litellm_settings: dict[str, Any] = {
-        "callbacks": ["prometheus"],
+        "callbacks": ["prometheus", REQUEST_LOG_CALLBACK],
         # Without it a streamed request to a model with a Hugging Face tokenizer blocks ~23 s trying
         # to download it (measured), on a pod whose egress is limited to the providers.
         "disable_hf_tokenizer_download": True,
@@ -287,6 +293,7 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
         # would multiply the calls to a failing target.
         "request_timeout": defaults.request_timeout_seconds,
     }
+    litellm_settings.update(request_log_settings())
     cache_params = _cache_params(environment)
     litellm_settings["cache"] = cache_params is not None
     if cache_params is not None:
@@ -317,4 +324,78 @@ def litellm_environment(environment: ResolvedEnvironment) -> dict[str, str]:
         # After 5 failed Redis calls LiteLLM stops calling Redis for this long (default 60 s): a
         # restarted Redis then serves the cache and shared cooldowns again within seconds, not a minute.
         "REDIS_CIRCUIT_BREAKER_RECOVERY_TIMEOUT": str(REDIS_BREAKER_RECOVERY_SECONDS),
+        # The request log is written out on this period only (not by batch size); the config cannot set it.
+        S3_FLUSH_INTERVAL: str(REQUEST_LOG_FLUSH_SECONDS),
     }
+
+
+# --- the request log (Snowflake analytics: components/analytics.py) --------------------------------
+
+REQUEST_LOG_CALLBACK = "s3_v2"
+# Queued payloads are written every this many seconds, and lost if the process stops first: the
+# Deployment's preStop waits longer than this before the pod is sent SIGTERM.
+REQUEST_LOG_FLUSH_SECONDS = 10
+# Deployment tags LiteLLM adds to the logged `request_tags` after the client's own; the pipe's COPY
+# reads the last value of each (gateway_config-independent SQL: program/analytics_sql.py).
+TAG_PREFIX = "llm-gateway:"
+EXPERIMENT_TAG = f"{TAG_PREFIX}experiment="
+VARIANT_TAG = f"{TAG_PREFIX}variant="
+PORTKEY_TAG = f"{TAG_PREFIX}portkey="
+CONTROL = "control"
+
+
+def request_log_settings() -> dict[str, Any]:
+    """LiteLLM's S3 logger: one payload per request and per failed attempt, written to object storage.
+
+    `s3_v2` logs failures as well as successes (the legacy `s3` callback logs successes only).
+    Every infrastructure value is an environment reference (runtime_env.py). `s3_batch_file_upload`
+    writes one NDJSON object per flush instead of one per request: Snowpipe bills per file.
+    Message content is redacted (`turn_off_message_logging`, for every request: LiteLLM 1.106 has no
+    per-deployment or per-request opt-in that works, docs/runtime-facts.md): the raw payload column
+    keeps tokens, cost, timing and ids, never the prompts and answers. `request_correlation_in_logs`
+    fills the payload's `session_id` from the client's `metadata.session_id` (empty otherwise).
+    """
+    return {
+        "request_correlation_in_logs": True,
+        "turn_off_message_logging": True,
+        "s3_callback_params": {
+            "s3_bucket_name": env_reference(REQUEST_LOG_BUCKET),
+            "s3_path": env_reference(REQUEST_LOG_PREFIX),
+            "s3_region_name": env_reference(REQUEST_LOG_REGION),
+            "s3_endpoint_url": env_reference(REQUEST_LOG_ENDPOINT),
+            "s3_batch_file_upload": True,
+        },
+    }
+
+
+def deployment_branch(task: ResolvedTask, deployment: Deployment) -> str:
+    """The traffic branch a deployment is the first choice of (`control` or an experiment's name).
+
+    Fallback deployments (order 2 and later, the repeated last resort) serve a request only after its
+    first attempt failed; the analytics attribute a request to the branch of its first attempt.
+    """
+    if deployment.order == 1 and not deployment.repeated:
+        for branch in task.branches:
+            if branch.chain[0].model == deployment.target.model:
+                return branch.label
+    return CONTROL
+
+
+def request_log_deployment_params(task: ResolvedTask, deployment: Deployment) -> dict[str, Any]:
+    """Tags that put experiment, variant and Portkey provider slug into each logged payload.
+
+    Every deployment carries all three (empty where none applies), so a tag a client sends in its
+    own `tags` is always followed by the gateway's, whose last value the COPY keeps.
+    """
+    branch = deployment_branch(task, deployment)
+    # Control deployments name every experiment running on the task: its comparison's other side.
+    experiment = ",".join(sorted(e.name for e in task.experiments)) if branch == CONTROL else branch
+    target = deployment.target
+    params: dict[str, Any] = {
+        "tags": [
+            f"{EXPERIMENT_TAG}{experiment}",
+            f"{VARIANT_TAG}{CONTROL if branch == CONTROL else 'variant'}",
+            f"{PORTKEY_TAG}{target.virtual_key or target.provider}",
+        ]
+    }
+    return params

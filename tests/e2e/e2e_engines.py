@@ -24,6 +24,7 @@ from local.processes import (
     start_litellm,
     start_redis_pair,
 )
+from local.request_log import LocalRequestLog
 from runtime.engines import LITELLM
 
 
@@ -100,11 +101,13 @@ class LiteLLMPool:
         extra_env: dict[str, str] | None = None,
         redis: RedisServers | None = None,
         cache_maxmemory_mb: int | None = None,
+        request_log: LocalRequestLog | None = None,
     ) -> LiteLLMEngine:
         """A new LiteLLM proxy with two Redis instances of its own (shared cooldowns would leak between
         engines), or on ``redis`` (a second replica of another engine: the caller stops them).
 
-        ``extra_env``: engine settings a test needs on top of the generated environment (say why)."""
+        ``extra_env``: engine settings a test needs on top of the generated environment (say why).
+        ``request_log``: the local S3 bucket its request log goes to (else the callback is dropped)."""
         require_tool("redis-server", redis_server_path() is not None)
         require_tool("litellm", litellm_available())
         self._started += 1
@@ -113,7 +116,9 @@ class LiteLLMPool:
         owned = redis is None
         servers = redis or start_redis_pair(logs, cache_maxmemory_mb=cache_maxmemory_mb)
         try:
-            env = prepare_environment(self.generated, self.work_dir / name, self.mock_url, servers.endpoints)
+            env = prepare_environment(
+                self.generated, self.work_dir / name, self.mock_url, servers.endpoints, request_log=request_log
+            )
             # The deployment's closed-by-default environment (runtime/engines.py), as make run applies it.
             plain = engine_environment(LITELLM, env.root, self.work_dir / name)
             server = start_litellm(env.litellm_config, logs, env={**plain, **env.env, **(extra_env or {})}, name=name)

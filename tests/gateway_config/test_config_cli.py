@@ -36,7 +36,7 @@ def _snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
     }
 
 
-@pytest.mark.parametrize("command", [[], ["validate"], ["build"], ["check"], ["diff"], ["schema"]])
+@pytest.mark.parametrize("command", [[], ["validate"], ["build"], ["check"], ["diff"], ["cost"], ["schema"]])
 def test_help_for_every_command(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main([*command, "--help"])
@@ -47,7 +47,7 @@ def test_help_for_every_command(command: list[str], capsys: pytest.CaptureFixtur
 def test_help_as_a_process() -> None:
     result = run_cli("--help")
     assert result.returncode == 0
-    for command in ("validate", "build", "check", "diff", "schema"):
+    for command in ("validate", "build", "check", "diff", "cost", "schema"):
         assert command in result.stdout
 
 

@@ -27,11 +27,13 @@ from program.stack_settings import ESC_PLACEHOLDER
 from tools.offline import ROOT
 
 COMMITTED_TREE = ROOT / "gateway_config" / "generated"
-# Fake provider keys: tests prove these never reach a ConfigMap, a plain input or an output.
+# Fake provider and request-log keys: tests prove these never reach a ConfigMap, a plain input or an output.
 CANARY_SECRETS: dict[str, str] = {
     "openaiApiKey": "sk-canary-openai-5b1f0c9e2d7a",
     "anthropicApiKey": "sk-canary-anthropic-8c3e6a1f4b20",
     "openrouterApiKey": "sk-canary-openrouter-2e9d7c5a0f13",
+    "requestLogAwsAccessKeyId": "canary-aws-key-id-7c21e9",
+    "requestLogAwsSecretAccessKey": "canary-aws-secret-3f8a5d0b61",
 }
 # A real-looking kubeconfig for the staging cluster, handed to the prod stack by mistake.
 STAGING_KUBECONFIG = yaml.safe_dump(

@@ -18,6 +18,7 @@ AUTO_NAMED = {
     ("Secret", "llm-gateway-master-key-secret"),
     ("Secret", "llm-gateway-redis-cache-auth"),
     ("Secret", "llm-gateway-redis-state-auth"),
+    ("Secret", "llm-gateway-request-log-keys"),
 }
 
 

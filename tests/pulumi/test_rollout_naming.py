@@ -25,6 +25,7 @@ PROVIDER_KEYS = "llm-gateway-provider-keys"
 MASTER_KEY = "llm-gateway-master-key-secret"
 REDIS_AUTH = "llm-gateway-redis-cache-auth"
 STATE_AUTH = "llm-gateway-redis-state-auth"
+REQUEST_LOG_KEYS = "llm-gateway-request-log-keys"
 
 
 def _pod_template(graph: dict[str, Any], kind: str = "Deployment", name: str = GATEWAY) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def test_pods_take_the_names_from_the_objects_outputs(stack_graph: dict[str, Any
     assert _config_map_read(stack_graph) == generated_name(stack_graph, "ConfigMap", CONFIG)
     assert _secrets_read(stack_graph, "Deployment", GATEWAY) == {
         generated_name(stack_graph, "Secret", logical)
-        for logical in (PROVIDER_KEYS, MASTER_KEY, REDIS_AUTH, STATE_AUTH)
+        for logical in (PROVIDER_KEYS, MASTER_KEY, REDIS_AUTH, STATE_AUTH, REQUEST_LOG_KEYS)
     }
     assert _secrets_read(stack_graph, "StatefulSet", REDIS) == {generated_name(stack_graph, "Secret", REDIS_AUTH)}
     assert _secrets_read(stack_graph, "StatefulSet", STATE) == {generated_name(stack_graph, "Secret", STATE_AUTH)}

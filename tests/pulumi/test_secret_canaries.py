@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from pulumi_graph import auto_named, objects
 
+from program.stack_settings import PROVIDER_KEY_SETTINGS, REQUEST_LOG_KEY_SETTINGS
 from tools.pulumi_mocks import MOCK_PASSWORD_PREFIX, SECRET_MARKER
 
 
@@ -51,7 +52,9 @@ def test_secrets_do_reach_their_kubernetes_secrets(offline_runs: Any, run: str, 
     for canary in canary_secrets.values():
         assert canary in everything
     provider = auto_named(graph, "Secret", "llm-gateway-provider-keys")["stringData"]
-    assert sorted(provider.values()) == sorted(canary_secrets.values())
+    assert sorted(provider.values()) == sorted(canary_secrets[key] for key in PROVIDER_KEY_SETTINGS)
+    request_log = auto_named(graph, "Secret", "llm-gateway-request-log-keys")["stringData"]
+    assert request_log == {var: canary_secrets[key] for key, var in REQUEST_LOG_KEY_SETTINGS.items()}
     master = auto_named(graph, "Secret", "llm-gateway-master-key-secret")["stringData"]
     assert master["LITELLM_MASTER_KEY"].startswith("sk-" + MOCK_PASSWORD_PREFIX)
     for role in ("cache", "state"):

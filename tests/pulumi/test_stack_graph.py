@@ -22,7 +22,8 @@ from pulumi_graph import (
     one,
 )
 
-from components.gateway import ENDPOINT_DRAIN_SECONDS, SHUTDOWN_MARGIN_SECONDS
+from components.gateway import ENDPOINT_DRAIN_SECONDS, REQUEST_LOG_DRAIN_MARGIN_SECONDS, SHUTDOWN_MARGIN_SECONDS
+from gateway_config.runtime_env import S3_FLUSH_INTERVAL
 from program.egress import NON_PUBLIC_IPV4
 from program.generated_tree import load_generated_config
 from runtime.engines import LITELLM, NO_BROWSER_ORIGIN, PORTKEY
@@ -61,6 +62,7 @@ COMPONENTS = {
     "llm-gateway:index:GatewaySecrets",
     "llm-gateway:index:RedisCache",
     "llm-gateway:index:Gateway",
+    "llm-gateway:index:Analytics",
 }
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
@@ -377,12 +379,18 @@ def test_redis_is_capped_authenticated_and_internal(stack_graph: dict[str, Any])
 def test_rollout_drains_before_the_longest_request_is_cut(stack_graph: dict[str, Any], generated_root: Path) -> None:
     pod = one(stack_graph, "Deployment", GATEWAY)["spec"]["template"]["spec"]
     (spec,) = pod["containers"]
-    assert spec["lifecycle"] == {"preStop": {"sleep": {"seconds": ENDPOINT_DRAIN_SECONDS}}}
     config = load_generated_config(stack_graph["outputs"]["environment"]["value"], LITELLM, generated_root)
+    # The longest reason to wait before SIGTERM: the endpoints dropping the pod, or (LiteLLM writes
+    # the request log) one more request-log flush.
+    flush = int(config.runtime_env[S3_FLUSH_INTERVAL])
+    pre_stop = max(ENDPOINT_DRAIN_SECONDS, flush + REQUEST_LOG_DRAIN_MARGIN_SECONDS)
+    assert pre_stop > ENDPOINT_DRAIN_SECONDS  # the request log's drain is the longer one today
+    assert spec["lifecycle"] == {"preStop": {"sleep": {"seconds": pre_stop}}}
     longest = config.longest_request_seconds(LITELLM)
     # From the generated routes: the longest task's every target and retry, plus LiteLLM's waits.
     assert longest > max(t["request_timeout_seconds"] for t in config.manifest["tasks"].values() if "retry" in t)
-    assert pod["terminationGracePeriodSeconds"] == ENDPOINT_DRAIN_SECONDS + math.ceil(longest) + SHUTDOWN_MARGIN_SECONDS
+    # LiteLLM finishes in-flight requests after SIGTERM, which comes after the preStop pause.
+    assert pod["terminationGracePeriodSeconds"] == pre_stop + math.ceil(longest) + SHUTDOWN_MARGIN_SECONDS
 
 
 def test_outputs(stack_graph: dict[str, Any], generated_root: Path) -> None:

@@ -15,8 +15,6 @@ from program.stack_settings import (
     ESC_PATHS,
     ESC_PLACEHOLDER,
     OFFLINE_IMAGE_DIGEST,
-    PROVIDER_KEY_ESC_PATHS,
-    PROVIDER_KEY_SETTINGS,
     SECRET_SETTINGS,
     SettingsError,
     StackSettings,
@@ -28,8 +26,21 @@ from tools.offline import ROOT, stack_config
 
 PROD_DIGEST = "redis:8.4.4@sha256:" + "a" * 64
 LITELLM_DIGEST = f"{LITELLM.default_image}@sha256:" + "b" * 64
-# The one setting every stack must give (Pulumi.yaml declares it without a default).
-REQUIRED = {"clusterServer": "https://k8s.example.test"}
+# The settings every stack must give (Pulumi.yaml declares them without a default, or as "" where the
+# model requires them): the cluster, and the analytics' account, bucket and key as in the stack files.
+ANALYTICS = {
+    key.removeprefix("llm-gateway:"): value
+    for key, value in yaml.safe_load((ROOT / "Pulumi.staging.yaml").read_text())["config"].items()
+    if key.removeprefix("llm-gateway:")
+    in {
+        "snowflakeOrganization",
+        "snowflakeAccount",
+        "requestLogBucket",
+        "requestLogStorageRoleArn",
+        "snowflakeServiceUserPublicKey",
+    }
+}
+REQUIRED = {"clusterServer": "https://k8s.example.test", **ANALYTICS}
 
 
 def _parse(raw: dict[str, Any], stack: str = "staging", **options: bool) -> StackSettings:
@@ -88,6 +99,27 @@ def test_misspelled_key_is_named_with_a_suggestion() -> None:
             "llm-gateway:corsOrigins",
             "portkey answers no CORS",
         ),
+        ({"requestLogBucket": "My_Bucket"}, "llm-gateway:requestLogBucket", "S3 bucket name"),
+        ({"requestLogStorageRoleArn": "arn:aws:iam::1:role/x"}, "llm-gateway:requestLogStorageRoleArn", "IAM role ARN"),
+        ({"snowflakeAccount": "acme-prod"}, "llm-gateway:snowflakeAccount", "Snowflake organization or account"),
+        ({"snowflakeObjectPrefix": "llm"}, "llm-gateway:snowflakeObjectPrefix", "upper-case Snowflake identifier"),
+        ({"snowflakeAutoSuspendSeconds": "600"}, "llm-gateway:snowflakeAutoSuspendSeconds", "less than or equal to 60"),
+        (
+            {"snowflakeServiceUserPublicKey": "-----BEGIN PUBLIC KEY-----"},
+            "llm-gateway:snowflakeServiceUserPublicKey",
+            "without -----BEGIN/END----- lines",
+        ),
+        (
+            {"snowflakeServiceUserPublicKey": "bm90IGEga2V5"},
+            "llm-gateway:snowflakeServiceUserPublicKey",
+            "RSA public key",
+        ),
+        (
+            {"snowflakeMonitorSuspendPercent": "100", "snowflakeMonitorSuspendImmediatePercent": "90"},
+            "llm-gateway:snowflakeMonitorSuspendImmediatePercent",
+            "must be >= snowflakeMonitorSuspendPercent",
+        ),
+        ({"requestLogBucket": ""}, "llm-gateway:requestLogBucket", "not an S3 bucket name"),
     ],
 )
 def test_ill_typed_settings_name_the_key(raw: dict[str, str], key: str, fragment: str) -> None:
@@ -317,16 +349,16 @@ def _esc(name: str) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("env", ["staging", "prod"])
-def test_esc_environments_supply_every_provider_key_as_a_secret(env: str) -> None:
+def test_esc_environments_supply_every_secret_setting_as_a_secret(env: str) -> None:
     definition = _esc(env)
     assert definition["imports"] == ["llm-gateway/common"]
     values = definition["values"]
     config = values["pulumiConfig"]
-    assert {f"llm-gateway:{key}" for key in PROVIDER_KEY_SETTINGS} <= set(config)
-    for key in PROVIDER_KEY_SETTINGS:
+    assert {f"llm-gateway:{key}" for key in SECRET_SETTINGS} <= set(config)
+    for key in SECRET_SETTINGS:
         reference = config[f"llm-gateway:{key}"]
         assert reference.startswith("${") and reference.endswith("}"), key
-        assert reference[2:-1] == PROVIDER_KEY_ESC_PATHS[key], key  # the path the error message tells users to set
+        assert reference[2:-1] == ESC_PATHS[key], key  # the path the error message tells users to set
         node: Any = values
         for part in reference[2:-1].split("."):
             node = node[part]
