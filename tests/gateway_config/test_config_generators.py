@@ -235,7 +235,8 @@ def test_task_budgets_bound_a_provider_only_when_every_task_reaching_it_has_one(
         base_text(),
         (
             "        embeddings: 1000\n",
-            "        embeddings: 1000\n        chat: 2000\n        business_intelligence: 3000\n        experimental: 500\n",
+            "        embeddings: 1000\n        chat: 2000\n"
+            "        business_intelligence: 3000\n        experimental: 500\n",
         ),
     )
     limits = {slug: p["credit_limit_usd_monthly"] for slug, p in _manifest(text, "prod")["portkey_providers"].items()}
