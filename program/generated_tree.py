@@ -60,7 +60,7 @@ class GeneratedConfig:
 
     @property
     def portkey_targets(self) -> str:
-        """How the environment's Portkey configs name targets: ``virtual_key`` or ``custom_host``."""
+        """How the environment's Portkey configs name targets: ``model_catalog`` or ``custom_host``."""
         return str(self.manifest["portkey_targets"])
 
     @property
@@ -104,8 +104,8 @@ def _served_paths(env_dir: Path, engine: Engine) -> list[str]:
 
 
 def check_engine_serves(config: GeneratedConfig, engine: Engine, env_dir: Path) -> None:
-    """Only Portkey's hosted gateway resolves virtual keys; an in-cluster engine that takes Portkey
-    configs can serve only ``custom_host`` targets. Raises :class:`GeneratedConfigError`."""
+    """Only Portkey's hosted gateway resolves Model Catalog providers (``@slug/model``); an in-cluster
+    engine that takes Portkey configs can serve only ``custom_host`` targets. Raises :class:`GeneratedConfigError`."""
     if engine.route_selector != "portkey_config_header" or engine.resolves_portkey_providers:
         return
     if config.portkey_targets == "custom_host":
@@ -114,8 +114,9 @@ def check_engine_serves(config: GeneratedConfig, engine: Engine, env_dir: Path) 
     environment = config.environment
     raise GeneratedConfigError(
         f"llm-gateway:engine: {engine.name} cannot serve environment {environment!r}: its generated "
-        f"Portkey configs target {config.portkey_targets} ({configs}), and the OSS Portkey image has no "
-        "virtual keys. Use Portkey's hosted gateway with these configs (engine: litellm in-cluster), or set "
+        f"Portkey configs target {config.portkey_targets} providers (@slug/model: {configs}), and the OSS "
+        "Portkey image has no Model Catalog. Use Portkey's hosted gateway with these configs (engine: litellm "
+        "in-cluster), or set "
         f"`environments.{environment}.portkey_targets: custom_host` in gateway_config/routing.yaml "
         "and run `make generate`."
     )

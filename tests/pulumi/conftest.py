@@ -169,8 +169,8 @@ def offline_runs(
     runs.add("prod-unchanged-copy", "prod", unchanged_copy_root)
     runs.add("prod-routing-changed", "prod", changed_routing_root)
     runs.add("prod-key-rotated", "prod", generated_root, secrets=ROTATED_SECRETS)
-    # The committed staging configs target virtual_key: the OSS Portkey image cannot serve them.
-    runs.add("staging-portkey-virtual-keys", "staging", generated_root, settings={"engine": "portkey"})
+    # The committed staging configs target the Model Catalog: the OSS Portkey image cannot serve them.
+    runs.add("staging-portkey-model-catalog", "staging", generated_root, settings={"engine": "portkey"})
     runs.add("staging-portkey", "staging", custom_host_staging_root, settings={"engine": "portkey"})
     runs.add("prod-bad-settings", "prod", generated_root, settings={"replicaz": "3", "maxReplicas": "three"})
     runs.add("prod-plain-key", "prod", generated_root, secrets={}, settings=CANARY_SECRETS)

@@ -130,12 +130,12 @@ def _portkey_tree(root: Path, portkey_targets: str) -> Path:
 
 
 def test_portkey_engine_needs_custom_host_configs(tmp_path: Path) -> None:
-    keys = _portkey_tree(tmp_path / "keys", "virtual_key")
+    keys = _portkey_tree(tmp_path / "keys", "model_catalog")
     with pytest.raises(GeneratedConfigError) as caught:
         load_generated_config("staging", PORTKEY, keys)
     message = str(caught.value)
     assert message.startswith("llm-gateway:engine: portkey cannot serve environment 'staging'")
-    assert "(portkey/chat.json, portkey/code_generation.json)" in message
+    assert "(@slug/model: portkey/chat.json, portkey/code_generation.json)" in message
     assert "environments.staging.portkey_targets: custom_host" in message
 
     hosts = _portkey_tree(tmp_path / "hosts", "custom_host")
