@@ -108,9 +108,7 @@ class ProviderResourceProvider(PortkeyResourceProvider):
         if self.observe(slug, props) is not None:
             self._adopt_or_stop(session, props)
         else:
-            body = {
-                key: props[key] for key in ("usage_limits", "rate_limits") if props.get(key) is not None
-            }
+            body = {key: props[key] for key in ("usage_limits", "rate_limits") if props.get(key) is not None}
             taken = False
             try:
                 session.create_once(
@@ -143,7 +141,8 @@ class ProviderResourceProvider(PortkeyResourceProvider):
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         workspace = props["workspace_id"]
-        self.session(props, f"'@{id_}'").delete(lambda client: client.providers.delete(slug=id_, workspace_id=workspace))
+        session = self.session(props, f"'@{id_}'")
+        session.delete(lambda client: client.providers.delete(slug=id_, workspace_id=workspace))
 
 
 @dataclass(frozen=True)

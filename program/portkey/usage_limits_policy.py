@@ -51,9 +51,7 @@ class UsageLimitsPolicyResourceProvider(PortkeyResourceProvider):
     def _fields(data: dict[str, Any]) -> dict[str, Any]:
         return {
             "name": data.get("name"),
-            "conditions": [
-                {"key": c.get("key"), "value": c.get("value")} for c in data.get("conditions") or []
-            ],
+            "conditions": [{"key": c.get("key"), "value": c.get("value")} for c in data.get("conditions") or []],
             "group_by": [{"key": g.get("key")} for g in data.get("group_by") or []],
             "type": data.get("type"),
             "periodic_reset": data.get("periodic_reset"),

@@ -62,7 +62,8 @@ def provider_props(fake: FakePortkeyAdmin, **changes: Any) -> dict[str, Any]:
 
 def config_props(fake: FakePortkeyAdmin, **changes: Any) -> dict[str, Any]:
     body = {"strategy": {"mode": "fallback"}, "targets": [{"override_params": {"model": "@prod-gpt4-primary/gpt-4o"}}]}
-    return {"base_url": fake.base_url, "workspace_id": WORKSPACE, "name": "llm-gateway-prod-chat", "config": body} | changes
+    props = {"base_url": fake.base_url, "workspace_id": WORKSPACE, "name": "llm-gateway-prod-chat", "config": body}
+    return props | changes
 
 
 def policy_props(fake: FakePortkeyAdmin, **changes: Any) -> dict[str, Any]:
@@ -149,9 +150,7 @@ def test_integration_drift_is_read_back_and_reverted(fake: FakePortkeyAdmin) -> 
 def test_integration_slug_of_this_stack_is_adopted_and_anyone_elses_stops(fake: FakePortkeyAdmin) -> None:
     # State lost, object still there with this stack's marker: adopted, and the key is written.
     client = Portkey(api_key=ADMIN_KEY, base_url=fake.base_url)
-    client.integrations.create(
-        slug=SLUG, name="old", ai_provider_id="openai", key="sk-old", description=f"x {MARKER}"
-    )
+    client.integrations.create(slug=SLUG, name="old", ai_provider_id="openai", key="sk-old", description=f"x {MARKER}")
     outs = as_engine_holds(IntegrationResourceProvider).create(integration_props(fake)).outs
     assert outs["name"] == "llm-gateway prod openai" and fake.integration_key(SLUG) == "sk-test-first-key-0001"
     assert len(fake.state.integrations) == 1
@@ -305,7 +304,10 @@ def test_refused_admin_key_is_one_line_naming_status_resource_and_remedy(fake: F
     with pytest.raises(PortkeyApiError) as caught:
         provider.create(integration_props(fake))
     message = one_line(caught.value)
-    assert message.startswith(f"Portkey API 401 (AB05: Unauthorized access: invalid or missing x-portkey-api-key) on read integration '{SLUG}'")
+    assert message.startswith(
+        "Portkey API 401 (AB05: Unauthorized access: invalid or missing x-portkey-api-key) "
+        f"on read integration '{SLUG}'"
+    )
     assert "set a valid one in ESC" in message and "pk-admin-wrong" not in message
 
 
