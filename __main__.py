@@ -12,11 +12,13 @@ from typing import NoReturn
 
 import pulumi
 
+from components.app_environment import AppEnvironment, AppEnvironmentArgs
 from components.gateway import Gateway, GatewayArgs, MissingProviderKeyError, Monitoring
 from components.namespace import GatewayNamespace, GatewayNamespaceArgs
+from components.portkey import MissingPortkeyKeyError, PortkeyControlPlane, PortkeyControlPlaneArgs
 from components.redis import RedisCache, RedisCacheArgs
 from components.secrets import GatewaySecrets, GatewaySecretsArgs
-from program.generated_tree import GeneratedConfigError, load_generated_config
+from program.generated_tree import GeneratedConfigError, load_generated_config, load_hosted_portkey
 from program.stack_settings import SettingsError, load_settings
 
 NAME = "llm-gateway"
@@ -32,6 +34,9 @@ try:
     loaded = load_settings()
     settings = loaded.stack
     generated = load_generated_config(settings.environment, settings.engine_spec)
+    # Portkey's hosted control plane, for an environment whose configs target the Model Catalog.
+    hosted = load_hosted_portkey(settings.environment) if settings.portkey_control_plane else None
+    portkey_workspace = settings.require_portkey_workspace() if hosted is not None else None
 except (SettingsError, GeneratedConfigError) as error:
     _refuse(error)
 
@@ -90,3 +95,38 @@ pulumi.export("gatewayUrl", gateway.url)
 pulumi.export("gatewayServiceName", gateway.service_name)
 pulumi.export("configChecksum", gateway.config_checksum)
 pulumi.export("redisServiceName", redis.service_name)
+
+portkey: PortkeyControlPlane | None = None
+if hosted is not None and portkey_workspace is not None:
+    try:
+        portkey = PortkeyControlPlane(
+            f"{NAME}-portkey",
+            PortkeyControlPlaneArgs(
+                hosted=hosted,
+                base_url=settings.portkey_base_url,
+                workspace_id=portkey_workspace,
+                usage_policies=settings.portkey_usage_policies,
+                provider_keys=loaded.provider_keys.by_env_var,
+                managed_by=loaded.managed_by,
+            ),
+        )
+    except MissingPortkeyKeyError as error:
+        _refuse(error)
+    pulumi.export("portkeyProviders", portkey.provider_slugs)
+    pulumi.export("portkeyConfigSlugs", portkey.config_slugs)
+
+if settings.esc_app_environment:
+    app_environment = AppEnvironment(
+        f"{NAME}-app-environment",
+        AppEnvironmentArgs(
+            organization=pulumi.get_organization(),
+            environment=settings.environment,
+            managed_by=loaded.managed_by,
+            gateway_url=gateway.url,
+            application_key=secrets.application_key_value,
+            portkey_url=settings.portkey_base_url if portkey is not None else None,
+            config_slugs=portkey.config_slugs if portkey is not None else {},
+            routing_manifest=generated.manifest,
+        ),
+    )
+    pulumi.export("escAppEnvironment", app_environment.name)

@@ -49,6 +49,13 @@ PROVIDER_KEY_ESC_PATHS: dict[str, str] = {
     "anthropicApiKey": "providerKeys.anthropic",
     "openrouterApiKey": "providerKeys.openrouter",
 }
+# The Portkey admin API key (a secret from ESC, `values.portkey.adminKey`): the Portkey dynamic
+# providers read it from the stack config themselves (program/portkey/api.py), so it never becomes a
+# resource property. Required while `portkeyControlPlane` is on.
+PORTKEY_ADMIN_KEY_SETTING = "portkeyAdminKey"
+PORTKEY_ADMIN_KEY_ESC_PATH = "portkey.adminKey"
+# Every secret setting (all come from ESC) and where it lives in the ESC environment.
+SECRET_ESC_PATHS: dict[str, str] = {**PROVIDER_KEY_ESC_PATHS, PORTKEY_ADMIN_KEY_SETTING: PORTKEY_ADMIN_KEY_ESC_PATH}
 # The `fn::secret` value esc/*.yaml ship in place of each key. An environment created from those
 # files and never given its real keys would otherwise deploy this string as an API key.
 ESC_PLACEHOLDER = "set-with-esc-env-set"
@@ -59,6 +66,8 @@ REDISEARCH_MODULE = "/usr/local/lib/redis/modules/redisearch.so"
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+_PORTKEY_WORKSPACE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_LOOPBACK_HTTP = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?/")
 
 
 class SettingsError(Exception):
@@ -100,11 +109,26 @@ def _module_path(value: str) -> str:
     return value
 
 
+def _portkey_url(value: str) -> str:
+    # The admin API key travels with every call: https, or http to loopback only (a local fake).
+    if not (value.startswith("https://") or _LOOPBACK_HTTP.match(value)) or not value.rstrip("/").endswith("/v1"):
+        raise ValueError(f"not a Portkey API URL (https://…/v1; http only to loopback): {value!r}")
+    return value.rstrip("/")
+
+
+def _portkey_workspace(value: str) -> str:
+    if not _PORTKEY_WORKSPACE.match(value):
+        raise ValueError(f"not a Portkey workspace id or slug (letters, digits, '_', '-'): {value!r}")
+    return value
+
+
 Quantity = Annotated[str, AfterValidator(_quantity)]
 ModulePath = Annotated[str, AfterValidator(_module_path)]
 NamespaceName = Annotated[str, AfterValidator(_dns_label)]
 Image = Annotated[str, AfterValidator(_image)]
 EngineName = Annotated[str, AfterValidator(_engine_name)]
+PortkeyUrl = Annotated[str, AfterValidator(_portkey_url)]
+PortkeyWorkspace = Annotated[str, AfterValidator(_portkey_workspace)]
 
 
 class StackSettings(BaseModel):
@@ -146,6 +170,14 @@ class StackSettings(BaseModel):
     redis_storage_size: Quantity = "8Gi"
     redis_storage_class: str | None = None
 
+    # Portkey's hosted control plane (components/portkey.py) and the ESC app environment
+    # (components/app_environment.py), for environments whose configs target the Model Catalog.
+    portkey_control_plane: bool = True
+    portkey_base_url: PortkeyUrl = "https://api.portkey.ai/v1"
+    portkey_workspace_id: PortkeyWorkspace | None = None
+    portkey_usage_policies: bool = True
+    esc_app_environment: bool = True
+
     @model_validator(mode="after")
     def _consistent(self) -> StackSettings:
         if self.max_replicas < self.replicas:
@@ -158,6 +190,15 @@ class StackSettings(BaseModel):
                 if not _DIGEST.search(image):
                     raise _KeyedError(key, f"this stack requires an image pinned @sha256:<digest>: {image!r}")
         return self
+
+    def require_portkey_workspace(self) -> str:
+        """The workspace of the Portkey control plane; required once there is one to manage."""
+        if self.portkey_workspace_id is None:
+            raise SettingsError(
+                f"{NAMESPACE}:portkeyWorkspaceId: required while {NAMESPACE}:portkeyControlPlane is true for an "
+                "environment served by Portkey's hosted gateway: the id or slug of the environment's own workspace"
+            )
+        return self.portkey_workspace_id
 
     @property
     def engine_spec(self) -> Engine:
@@ -220,6 +261,11 @@ class LoadedSettings:
     stack: StackSettings
     provider_keys: ProviderKeys
 
+    @property
+    def managed_by(self) -> str:
+        """The marker objects this stack owns outside Kubernetes carry (Portkey descriptions, ESC comments)."""
+        return f"pulumi {pulumi.get_project()}/{pulumi.get_stack()}"
+
 
 def _raw_namespace_config() -> dict[str, str]:
     """All config values in our namespace, by short key.
@@ -269,7 +315,7 @@ def _format_validation_error(err: ValidationError) -> list[str]:
 
 def _known_keys() -> set[str]:
     fields = StackSettings.model_fields
-    return {field.alias or name for name, field in fields.items()} | set(PROVIDER_KEY_SETTINGS)
+    return {field.alias or name for name, field in fields.items()} | set(SECRET_ESC_PATHS)
 
 
 def parse_stack_settings(raw: dict[str, Any], stack_name: str) -> StackSettings:
@@ -287,10 +333,10 @@ def parse_stack_settings(raw: dict[str, Any], stack_name: str) -> StackSettings:
     values = {key: _decode(value) for key, value in raw.items() if key in known}
     # Pulumi.yaml declares optional strings with default "" (a declared key without a default
     # would be required by the CLI); "" means unset.
-    for key in ("environment", "redisStorageClass"):
+    for key in ("environment", "redisStorageClass", "portkeyWorkspaceId"):
         if values.get(key) == "":
             del values[key]
-    for key in PROVIDER_KEY_SETTINGS:
+    for key in SECRET_ESC_PATHS:
         values.pop(key, None)
     if "environment" not in values:
         if stack_name not in STACK_ENVIRONMENTS:
@@ -309,13 +355,18 @@ def parse_stack_settings(raw: dict[str, Any], stack_name: str) -> StackSettings:
     return settings
 
 
-def provider_key_problems(raw: dict[str, Any], is_secret: Callable[[str], bool], stack_name: str) -> list[str]:
-    """One message per provider key that is unset, the ESC placeholder, or not marked secret.
+def provider_key_problems(
+    raw: dict[str, Any],
+    is_secret: Callable[[str], bool],
+    stack_name: str,
+    keys: tuple[str, ...] = tuple(PROVIDER_KEY_SETTINGS),
+) -> list[str]:
+    """One message per secret setting in ``keys`` that is unset, the ESC placeholder, or not marked secret.
 
     The messages name the key, never its value.
     """
     problems = []
-    for key in PROVIDER_KEY_SETTINGS:
+    for key in keys:
         full_key = f"{NAMESPACE}:{key}"
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
@@ -323,7 +374,7 @@ def provider_key_problems(raw: dict[str, Any], is_secret: Callable[[str], bool],
         elif value.strip() == ESC_PLACEHOLDER:
             problems.append(
                 f"{full_key}: still the ESC placeholder; set the real key with "
-                f"esc env set {NAMESPACE}/{stack_name} {PROVIDER_KEY_ESC_PATHS[key]} '<key>' --secret"
+                f"esc env set {NAMESPACE}/{stack_name} {SECRET_ESC_PATHS[key]} '<key>' --secret"
             )
         elif not is_secret(full_key):
             problems.append(f"{full_key}: must be a secret (ESC `fn::secret`, or `pulumi config set --secret`)")
@@ -336,7 +387,8 @@ def load_settings() -> LoadedSettings:
     stack_name = pulumi.get_stack()
     stack = parse_stack_settings(raw, stack_name)
 
-    problems = provider_key_problems(raw, _is_secret, stack_name)
+    required = (*PROVIDER_KEY_SETTINGS, *([PORTKEY_ADMIN_KEY_SETTING] if stack.portkey_control_plane else []))
+    problems = provider_key_problems(raw, _is_secret, stack_name, required)
     if problems:
         raise SettingsError("\n".join(problems))
 

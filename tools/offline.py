@@ -26,6 +26,8 @@ PROJECT = "llm-gateway"
 REDACTED = "[secret]"
 # What `make plan` feeds the program in place of the ESC secrets it cannot reach.
 OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-not-a-key"
+# The Pulumi organization offline runs are in (what the CLI reports on a self-managed backend).
+OFFLINE_ORGANIZATION = "organization"
 
 Graph = dict[str, Any]
 
@@ -91,7 +93,14 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str], p
 
     _set_cli_config(config, secret_keys)
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=ParentRecordingMonitor(mocks))
+    pulumi.runtime.set_mocks(
+        mocks,
+        project=PROJECT,
+        stack=stack,
+        preview=False,
+        monitor=ParentRecordingMonitor(mocks),
+        organization=OFFLINE_ORGANIZATION,
+    )
     entry = program or ROOT / "__main__.py"
     pulumi.runtime.test(lambda: runpy.run_path(str(entry), run_name="__main__"))()
 

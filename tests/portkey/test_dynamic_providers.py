@@ -9,76 +9,29 @@ the program's back, to see create, read (drift), diff (update vs replace), updat
 from __future__ import annotations
 
 import traceback
-from typing import Any
 
 import pytest
-from conftest import MANAGED_BY, WORKSPACE, as_engine_holds, serialized
 from portkey_ai import Portkey
+from portkey_support import (
+    MARKER,
+    SLUG,
+    WORKSPACE,
+    access_props,
+    as_engine_holds,
+    config_props,
+    integration_props,
+    policy_props,
+    provider_props,
+    serialized,
+)
 
 from program.portkey.api import PortkeyApiError
-from program.portkey.base import managed_marker
 from program.portkey.config import ConfigResourceProvider
 from program.portkey.integration import IntegrationResourceProvider
 from program.portkey.provider import ProviderResourceProvider
 from program.portkey.usage_limits_policy import UsageLimitsPolicyResourceProvider
 from program.portkey.workspace_access import WorkspaceAccessResourceProvider
 from tests.fakes.portkey_admin import ADMIN_KEY, FakePortkeyAdmin
-
-SLUG = "llm-gateway-prod-openai"
-MARKER = managed_marker(MANAGED_BY)
-
-
-def integration_props(fake: FakePortkeyAdmin, **changes: Any) -> dict[str, Any]:
-    return {
-        "base_url": fake.base_url,
-        "slug": SLUG,
-        "name": "llm-gateway prod openai",
-        "ai_provider_id": "openai",
-        "key": "sk-test-first-key-0001",
-        "description": f"OpenAI key of prod. {MARKER}",
-        "managed_by": MANAGED_BY,
-        **changes,
-    }
-
-
-def access_props(fake: FakePortkeyAdmin) -> dict[str, Any]:
-    return {"base_url": fake.base_url, "integration_slug": SLUG, "workspace_id": WORKSPACE, "enabled": True}
-
-
-def provider_props(fake: FakePortkeyAdmin, **changes: Any) -> dict[str, Any]:
-    return {
-        "base_url": fake.base_url,
-        "workspace_id": WORKSPACE,
-        "slug": "prod-gpt4-primary",
-        "name": "prod-gpt4-primary",
-        "integration_id": SLUG,
-        "note": f"GPT-4 class models. {MARKER}",
-        "managed_by": MANAGED_BY,
-        "usage_limits": {"credit_limit": 17000, "type": "cost", "periodic_reset": "monthly", "alert_threshold": 13600},
-        "rate_limits": None,
-        **changes,
-    }
-
-
-def config_props(fake: FakePortkeyAdmin, **changes: Any) -> dict[str, Any]:
-    body = {"strategy": {"mode": "fallback"}, "targets": [{"override_params": {"model": "@prod-gpt4-primary/gpt-4o"}}]}
-    props = {"base_url": fake.base_url, "workspace_id": WORKSPACE, "name": "llm-gateway-prod-chat", "config": body}
-    return props | changes
-
-
-def policy_props(fake: FakePortkeyAdmin, **changes: Any) -> dict[str, Any]:
-    return {
-        "base_url": fake.base_url,
-        "workspace_id": WORKSPACE,
-        "name": "llm-gateway-prod-task-chat",
-        "conditions": [{"key": "config", "value": "pc-llmgat-000001"}],
-        "group_by": [{"key": "config"}],
-        "type": "cost",
-        "periodic_reset": "monthly",
-        "credit_limit": 4000,
-        "alert_threshold": 3200,
-        **changes,
-    }
 
 
 def enabled_integration(fake: FakePortkeyAdmin) -> None:

@@ -20,10 +20,9 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import WORKSPACE, serialized
+from portkey_support import WORKSPACE, integration_props, provider_props, serialized
 from pulumi.runtime import rpc
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
-from test_dynamic_providers import integration_props, provider_props
 
 from program.portkey.api import ADMIN_KEY_SETTING
 from program.portkey.integration import IntegrationResourceProvider

@@ -28,11 +28,14 @@ from tools.offline import ROOT
 
 COMMITTED_TREE = ROOT / "gateway_config" / "generated"
 # Fake provider keys: tests prove these never reach a ConfigMap, a plain input or an output.
-CANARY_SECRETS: dict[str, str] = {
+PROVIDER_KEY_CANARIES: dict[str, str] = {
     "openaiApiKey": "sk-canary-openai-5b1f0c9e2d7a",
     "anthropicApiKey": "sk-canary-anthropic-8c3e6a1f4b20",
     "openrouterApiKey": "sk-canary-openrouter-2e9d7c5a0f13",
 }
+# The Portkey admin key: read by the dynamic providers from the stack config, never a resource input.
+ADMIN_KEY_CANARY = "pk-canary-admin-9e41b7d03c"
+CANARY_SECRETS: dict[str, str] = {**PROVIDER_KEY_CANARIES, "portkeyAdminKey": ADMIN_KEY_CANARY}
 # A provider key rotated in ESC: a new value for one key, everything else as in the prod run.
 ROTATED_SECRETS: dict[str, str] = {**CANARY_SECRETS, "openaiApiKey": "sk-canary-openai-rotated-7d4a19"}
 

@@ -38,6 +38,8 @@ COMPONENTS = {
     "llm-gateway:index:GatewaySecrets",
     "llm-gateway:index:RedisCache",
     "llm-gateway:index:Gateway",
+    "llm-gateway:index:PortkeyControlPlane",
+    "llm-gateway:index:AppEnvironment",
 }
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
@@ -55,7 +57,8 @@ def test_every_expected_object_exists(stack_graph: dict[str, Any]) -> None:
     assert _kinds_and_names(stack_graph) == EXPECTED_OBJECTS | auto
     types = Counter(resource["type"] for resource in stack_graph["resources"])
     assert set(types) >= COMPONENTS
-    assert types["random:index/randomPassword:RandomPassword"] == 2  # master key + Redis password
+    # master key, application key, Redis password
+    assert types["random:index/randomPassword:RandomPassword"] == 3
 
 
 def test_names_are_unique(stack_graph: dict[str, Any]) -> None:

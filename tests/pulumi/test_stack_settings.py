@@ -14,8 +14,8 @@ import yaml
 from program.generated_tree import GeneratedConfigError, load_generated_config
 from program.stack_settings import (
     ESC_PLACEHOLDER,
-    PROVIDER_KEY_ESC_PATHS,
     PROVIDER_KEY_SETTINGS,
+    SECRET_ESC_PATHS,
     SettingsError,
     StackSettings,
     parse_stack_settings,
@@ -174,10 +174,10 @@ def _project_config() -> dict[str, Any]:
 def test_pulumi_yaml_declares_every_setting_with_the_models_default() -> None:
     declared = _project_config()
     fields = {field.alias: field for field in StackSettings.model_fields.values()}
-    assert set(declared) == set(fields) | set(PROVIDER_KEY_SETTINGS)
+    assert set(declared) == set(fields) | set(SECRET_ESC_PATHS)
     for key, decl in declared.items():
         assert decl.get("description"), key
-        if key in PROVIDER_KEY_SETTINGS:
+        if key in SECRET_ESC_PATHS:
             assert decl.get("secret") is True and "default" not in decl, key
             continue
         field = fields[key]
@@ -202,7 +202,7 @@ def test_stack_files_use_known_keys_and_import_esc(stack: str) -> None:
     assert stack_file["environment"] == [f"llm-gateway/{stack}"]
     raw = {key.removeprefix("llm-gateway:"): value for key, value in stack_file["config"].items()}
     assert all(key.startswith("llm-gateway:") for key in stack_file["config"])
-    assert not set(raw) & set(PROVIDER_KEY_SETTINGS), "provider keys belong in ESC, not in a stack file"
+    assert not set(raw) & set(SECRET_ESC_PATHS), "provider and admin keys belong in ESC, not in a stack file"
     # As the CLI passes them: strings, JSON for lists and booleans.
     parse_stack_settings({k: v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}, stack)
 
@@ -217,11 +217,11 @@ def test_esc_environments_supply_every_provider_key_as_a_secret(env: str) -> Non
     assert definition["imports"] == ["llm-gateway/common"]
     values = definition["values"]
     config = values["pulumiConfig"]
-    assert {f"llm-gateway:{key}" for key in PROVIDER_KEY_SETTINGS} <= set(config)
-    for key in PROVIDER_KEY_SETTINGS:
+    assert {f"llm-gateway:{key}" for key in SECRET_ESC_PATHS} <= set(config)
+    for key in SECRET_ESC_PATHS:
         reference = config[f"llm-gateway:{key}"]
         assert reference.startswith("${") and reference.endswith("}"), key
-        assert reference[2:-1] == PROVIDER_KEY_ESC_PATHS[key], key  # the path the error message tells users to set
+        assert reference[2:-1] == SECRET_ESC_PATHS[key], key  # the path the error message tells users to set
         node: Any = values
         for part in reference[2:-1].split("."):
             node = node[part]
@@ -232,7 +232,7 @@ def test_esc_environments_supply_every_provider_key_as_a_secret(env: str) -> Non
 
 
 def test_esc_pulumi_config_keys_are_known_settings() -> None:
-    known = {field.alias for field in StackSettings.model_fields.values()} | set(PROVIDER_KEY_SETTINGS)
+    known = {field.alias for field in StackSettings.model_fields.values()} | set(SECRET_ESC_PATHS)
     for name in ("common", "staging", "prod"):
         for key in _esc(name)["values"].get("pulumiConfig", {}):
             assert key.startswith("llm-gateway:") and key.removeprefix("llm-gateway:") in known, (name, key)
