@@ -67,12 +67,14 @@ class OfflineRuns:
         generated_dir: Path,
         settings: dict[str, str] | None = None,
         secrets: dict[str, str] | None = None,
+        unset: list[str] | None = None,
     ) -> None:
         self._runs[name] = {
             "stack": stack,
             "generated_dir": str(generated_dir),
             "set": settings or {},
             "secret": CANARY_SECRETS if secrets is None else secrets,
+            "unset": unset or [],
         }
 
     def launch(self) -> None:
@@ -179,6 +181,24 @@ def offline_runs(
     runs.add("prod-plain-key", "prod", generated_root, secrets={}, settings=CANARY_SECRETS)
     runs.add(
         "prod-esc-placeholder", "prod", generated_root, secrets={**CANARY_SECRETS, "anthropicApiKey": ESC_PLACEHOLDER}
+    )
+    runs.add("prod-no-usage-policies", "prod", generated_root, settings={"portkeyUsagePolicies": "false"})
+    runs.add("prod-no-workspace", "prod", generated_root, settings={"portkeyWorkspaceId": ""})
+    runs.add(
+        "prod-admin-key-placeholder",
+        "prod",
+        generated_root,
+        secrets={**CANARY_SECRETS, "portkeyAdminKey": ESC_PLACEHOLDER},
+    )
+    # Without a control plane to manage, no admin key is needed at all.
+    no_admin_key = {key: value for key, value in CANARY_SECRETS.items() if key != "portkeyAdminKey"}
+    runs.add(
+        "prod-no-control-plane",
+        "prod",
+        generated_root,
+        settings={"portkeyControlPlane": "false"},
+        secrets=no_admin_key,
+        unset=["portkeyAdminKey"],
     )
     runs.launch()
     yield runs
