@@ -23,10 +23,10 @@ from dataclasses import dataclass
 import pulumi
 
 from gateway_config.runtime_env import MASTER_KEY
+from program.kube import SecretKeyRef, generated_password, object_labels, opaque_secret
 
 # The key of the application key in its Secret (the variable a pod would read it as).
 APPLICATION_KEY = "LLM_GATEWAY_API_KEY"
-from program.kube import SecretKeyRef, generated_password, object_labels, opaque_secret
 
 
 @dataclass(frozen=True)

@@ -45,13 +45,13 @@ def backend_url() -> str:
     return os.environ.get(BACKEND_URL_ENV) or DEFAULT_BACKEND_URL
 
 
-def access_token(credentials_file: Path = CREDENTIALS_FILE) -> str:
+def access_token(credentials_file: Path | None = None) -> str:
     """The token the Pulumi CLI uses: the environment's, else the current login's."""
     token = os.environ.get(ACCESS_TOKEN_ENV)
     if token:
         return token
     try:
-        stored = json.loads(credentials_file.read_text())
+        stored = json.loads((credentials_file or CREDENTIALS_FILE).read_text())
         current = stored.get("current")
         token = (stored.get("accessTokens") or {}).get(current) if current else None
     except (OSError, ValueError, AttributeError):
@@ -66,13 +66,22 @@ def client(url: str | None = None, token: str | None = None) -> esc.EscClient:
     return esc.EscClient(configuration)
 
 
-def _reason(error: ApiException) -> str:
+def _reason(body: str | None, fallback: str | None) -> str:
     try:
-        body = json.loads(error.body or "")
-        message = body.get("message") if isinstance(body, dict) else None
+        parsed = json.loads(body or "")
+        message = parsed.get("message") if isinstance(parsed, dict) else None
     except ValueError:
         message = None
-    return " ".join(str(message or error.reason or "").split())[:_MESSAGE_LIMIT]
+    return " ".join(str(message or fallback or "").split())[:_MESSAGE_LIMIT]
+
+
+def _failure(status: int, reason: str, action: str, target: str) -> EscError:
+    hint = {
+        401: f"the Pulumi access token was refused: set {ACCESS_TOKEN_ENV} or run `pulumi login`",
+        403: "the token may not do this: it needs write access to the ESC project llm-gateway",
+        404: "it does not exist",
+    }.get(status, "Pulumi Cloud failed: try again" if status >= 500 else "see the message")
+    return EscError(f"ESC API {status} ({reason}) on {action} {target}: {hint}", status=status)
 
 
 def call(action: str, target: str, request: Callable[[], T]) -> T:
@@ -80,13 +89,7 @@ def call(action: str, target: str, request: Callable[[], T]) -> T:
     try:
         return request()
     except ApiException as error:
-        status = error.status
-        hint = {
-            401: f"the Pulumi access token was refused: set {ACCESS_TOKEN_ENV} or run `pulumi login`",
-            403: "the token may not do this: it needs write access to the ESC project llm-gateway",
-            404: "it does not exist",
-        }.get(status or 0, "Pulumi Cloud failed: try again" if (status or 0) >= 500 else "see the message")
-        failure = EscError(f"ESC API {status} ({_reason(error)}) on {action} {target}: {hint}", status=status)
+        failure = _failure(int(error.status or 0), _reason(error.body, error.reason), action, target)
     except HTTPError as error:
         failure = EscError(f"ESC unreachable on {action} {target} ({type(error).__name__}): check {BACKEND_URL_ENV}")
     raise failure from None
@@ -101,7 +104,9 @@ def stored_definition(esc_client: esc.EscClient, org: str, project: str, name: s
     if response.status == 404:
         return None
     if response.status >= 400:
-        raise EscError(f"ESC API {response.status} on read {target}", status=response.status)
+        raise _failure(
+            response.status, _reason(response.data.decode("utf-8", "replace"), response.reason), "read", target
+        )
     try:
         document = yaml.safe_load(response.data.decode("utf-8"))
     except (UnicodeDecodeError, yaml.YAMLError):
