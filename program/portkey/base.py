@@ -129,10 +129,76 @@ class PortkeyResourceProvider(ResourceProvider):
         return {**inputs, **observed}
 
 
+class FixedSlugResourceProvider(PortkeyResourceProvider):
+    """A kind whose identity is a slug the program chooses (integrations, providers).
+
+    Create looks the slug up first. A slug that exists but is not in the state is adopted when it is
+    provably this stack's: the same ``owner_field`` (AI provider, integration) and this stack's marker
+    in its ``marker_field`` (description, note); the stack's values are then written as for an
+    update. Anything else holding the slug stops the create with a message naming it. A 409 on the
+    create itself (the slug was taken meanwhile, or by this create whose answer was lost) is the same
+    case.
+    """
+
+    owner_field: ClassVar[str]
+    marker_field: ClassVar[str]
+    delete_before_replace = True
+
+    def where(self, props: dict[str, Any]) -> str:
+        """Where the slug is unique, for messages."""
+        return "in Portkey"
+
+    def post(self, client: Any, props: dict[str, Any]) -> Any:
+        """The create request; its answer carries the slug."""
+        raise NotImplementedError
+
+    def write(self, session: AdminSession, action: str, props: dict[str, Any]) -> None:
+        """Write every updatable field (an update, or the adoption of an existing object)."""
+        raise NotImplementedError
+
+    def _adopt_or_stop(self, session: AdminSession, props: dict[str, Any]) -> None:
+        existing = self.observe(props["slug"], props)
+        if existing is None:
+            raise PortkeyApiError(f"Portkey reported {session.resource} as existing but does not return it: retry")
+        marker = managed_marker(props["managed_by"])
+        owner = existing[self.owner_field]
+        if owner != props[self.owner_field] or marker not in existing[self.marker_field]:
+            raise PortkeyApiError(
+                f"{session.resource} already exists {self.where(props)} and is not this stack's "
+                f"({self.owner_field} {owner!r}, no '{marker}' in its {self.marker_field}): delete it in "
+                f"Portkey, or add '{marker}' to its {self.marker_field} to let pulumi up adopt it"
+            )
+        self.write(session, "adopt", props)
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        slug = props["slug"]
+        session = self.session(props, self.label(props))
+        taken = self.observe(slug, props) is not None
+        if not taken:
+            try:
+                session.create_once(
+                    lambda client: str(self.post(client, props).slug or slug),
+                    find=lambda: slug if self.observe(slug, props) is not None else None,
+                )
+            except PortkeyApiError as error:
+                if error.status != 409:
+                    raise
+                taken = True
+        if taken:
+            # Outside the `except`: a refusal prints no 409 as its context.
+            self._adopt_or_stop(session, props)
+        return CreateResult(id_=slug, outs=self.settled_state(slug, props, "create"))
+
+    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self.write(self.session(news, self.label(news)), "update", news)
+        return UpdateResult(outs=self.settled_state(id_, news, "update"))
+
+
 __all__ = [
     "BASE_URL",
     "CreateResult",
     "DiffResult",
+    "FixedSlugResourceProvider",
     "PortkeyResourceProvider",
     "ReadResult",
     "UpdateResult",

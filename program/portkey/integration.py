@@ -22,15 +22,16 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi.dynamic
 
-from program.portkey.api import AdminSession, PortkeyApiError, model_dict
-from program.portkey.base import BASE_URL, CreateResult, PortkeyResourceProvider, UpdateResult, managed_marker
+from program.portkey.api import AdminSession, model_dict
+from program.portkey.base import BASE_URL, FixedSlugResourceProvider
 
 
-class IntegrationResourceProvider(PortkeyResourceProvider):
+class IntegrationResourceProvider(FixedSlugResourceProvider):
     kind = "integration"
     inputs: ClassVar[tuple[str, ...]] = (BASE_URL, "slug", "name", "ai_provider_id", "key", "description", "managed_by")
     replace_on: ClassVar[tuple[str, ...]] = (BASE_URL, "slug", "ai_provider_id")
-    delete_before_replace = True
+    owner_field = "ai_provider_id"
+    marker_field = "description"
 
     def label(self, props: dict[str, Any]) -> str:
         return f"'{props['slug']}'"
@@ -51,61 +52,22 @@ class IntegrationResourceProvider(PortkeyResourceProvider):
             "status": data.get("status"),
         }
 
-    def _write(self, session: AdminSession, action: str, props: dict[str, Any]) -> None:
+    def post(self, client: Any, props: dict[str, Any]) -> Any:
+        return client.integrations.create(
+            slug=props["slug"],
+            name=props["name"],
+            ai_provider_id=props["ai_provider_id"],
+            key=props["key"],
+            description=props["description"],
+        )
+
+    def write(self, session: AdminSession, action: str, props: dict[str, Any]) -> None:
         session.call(
             action,
             lambda client: client.integrations.update(
                 slug=props["slug"], name=props["name"], key=props["key"], description=props["description"]
             ),
         )
-
-    def _adopt_or_stop(self, session: AdminSession, props: dict[str, Any]) -> None:
-        existing = self.observe(props["slug"], props)
-        if existing is None:
-            raise PortkeyApiError(f"Portkey reported {session.resource} as existing but does not return it: retry")
-        marker = managed_marker(props["managed_by"])
-        if existing["ai_provider_id"] != props["ai_provider_id"] or marker not in existing["description"]:
-            raise PortkeyApiError(
-                f"{session.resource} already exists in Portkey and is not this stack's "
-                f"(ai_provider_id {existing['ai_provider_id']!r}, no '{marker}' in its description): delete it "
-                f"in Portkey, or add '{marker}' to its description to let pulumi up adopt it"
-            )
-        self._write(session, "adopt", props)
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        slug = props["slug"]
-        session = self.session(props, self.label(props))
-        if self.observe(slug, props) is not None:
-            self._adopt_or_stop(session, props)
-        else:
-            taken = False
-            try:
-                session.create_once(
-                    lambda client: str(
-                        client.integrations.create(
-                            slug=slug,
-                            name=props["name"],
-                            ai_provider_id=props["ai_provider_id"],
-                            key=props["key"],
-                            description=props["description"],
-                        ).slug
-                        or slug
-                    ),
-                    find=lambda: slug if self.observe(slug, props) is not None else None,
-                )
-            except PortkeyApiError as error:
-                if error.status != 409:
-                    raise
-                taken = True
-            if taken:
-                # Taken between the look-up and the create (or by a create whose answer was lost);
-                # handled outside the `except`, so a refusal prints no 409 as its context.
-                self._adopt_or_stop(session, props)
-        return CreateResult(id_=slug, outs=self.settled_state(slug, props, "create"))
-
-    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._write(self.session(news, self.label(news)), "update", news)
-        return UpdateResult(outs=self.settled_state(id_, news, "update"))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         self.session(props, f"'{id_}'").delete(lambda client: client.integrations.delete(slug=id_))

@@ -20,8 +20,8 @@ from typing import Any, ClassVar
 import pulumi
 import pulumi.dynamic
 
-from program.portkey.api import AdminSession, PortkeyApiError, model_dict
-from program.portkey.base import BASE_URL, CreateResult, PortkeyResourceProvider, UpdateResult, managed_marker
+from program.portkey.api import AdminSession, model_dict
+from program.portkey.base import BASE_URL, FixedSlugResourceProvider
 
 # The fields of Portkey's `usage_limits` / `rate_limits` objects this program sets; Portkey's answers
 # carry more (usage so far, reset dates), which are not drift.
@@ -37,7 +37,7 @@ def _only(value: Any, fields: tuple[str, ...]) -> dict[str, Any] | None:
     return {field: value.get(field) for field in fields if value.get(field) is not None}
 
 
-class ProviderResourceProvider(PortkeyResourceProvider):
+class ProviderResourceProvider(FixedSlugResourceProvider):
     kind = "provider"
     inputs: ClassVar[tuple[str, ...]] = (
         BASE_URL,
@@ -51,7 +51,8 @@ class ProviderResourceProvider(PortkeyResourceProvider):
         "rate_limits",
     )
     replace_on: ClassVar[tuple[str, ...]] = (BASE_URL, "workspace_id", "slug", "integration_id")
-    delete_before_replace = True
+    owner_field = "integration_id"
+    marker_field = "note"
 
     def label(self, props: dict[str, Any]) -> str:
         return f"'@{props['slug']}'"
@@ -75,7 +76,21 @@ class ProviderResourceProvider(PortkeyResourceProvider):
             "status": data.get("status"),
         }
 
-    def _write(self, session: AdminSession, action: str, props: dict[str, Any]) -> None:
+    def where(self, props: dict[str, Any]) -> str:
+        return f"in workspace '{props['workspace_id']}'"
+
+    def post(self, client: Any, props: dict[str, Any]) -> Any:
+        limits = {key: props[key] for key in ("usage_limits", "rate_limits") if props.get(key) is not None}
+        return client.providers.create(
+            name=props["name"],
+            integration_id=props["integration_id"],
+            workspace_id=props["workspace_id"],
+            slug=props["slug"],
+            note=props["note"],
+            **limits,
+        )
+
+    def write(self, session: AdminSession, action: str, props: dict[str, Any]) -> None:
         # None (JSON null) removes a limit the spec no longer sets.
         session.call(
             action,
@@ -88,56 +103,6 @@ class ProviderResourceProvider(PortkeyResourceProvider):
                 rate_limits=props["rate_limits"],
             ),
         )
-
-    def _adopt_or_stop(self, session: AdminSession, props: dict[str, Any]) -> None:
-        existing = self.observe(props["slug"], props)
-        if existing is None:
-            raise PortkeyApiError(f"Portkey reported {session.resource} as existing but does not return it: retry")
-        marker = managed_marker(props["managed_by"])
-        if existing["integration_id"] != props["integration_id"] or marker not in existing["note"]:
-            raise PortkeyApiError(
-                f"{session.resource} already exists in workspace '{props['workspace_id']}' and is not this stack's "
-                f"(integration {existing['integration_id']!r}, no '{marker}' in its note): delete it in Portkey, "
-                f"or add '{marker}' to its note to let pulumi up adopt it"
-            )
-        self._write(session, "adopt", props)
-
-    def create(self, props: dict[str, Any]) -> CreateResult:
-        slug = props["slug"]
-        session = self.session(props, self.label(props))
-        if self.observe(slug, props) is not None:
-            self._adopt_or_stop(session, props)
-        else:
-            body = {key: props[key] for key in ("usage_limits", "rate_limits") if props.get(key) is not None}
-            taken = False
-            try:
-                session.create_once(
-                    lambda client: str(
-                        client.providers.create(
-                            name=props["name"],
-                            integration_id=props["integration_id"],
-                            workspace_id=props["workspace_id"],
-                            slug=slug,
-                            note=props["note"],
-                            **body,
-                        ).slug
-                        or slug
-                    ),
-                    find=lambda: slug if self.observe(slug, props) is not None else None,
-                )
-            except PortkeyApiError as error:
-                if error.status != 409:
-                    raise
-                taken = True
-            if taken:
-                # Taken between the look-up and the create (or by a create whose answer was lost);
-                # handled outside the `except`, so a refusal prints no 409 as its context.
-                self._adopt_or_stop(session, props)
-        return CreateResult(id_=slug, outs=self.settled_state(slug, props, "create"))
-
-    def update(self, id_: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._write(self.session(news, self.label(news)), "update", news)
-        return UpdateResult(outs=self.settled_state(id_, news, "update"))
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         workspace = props["workspace_id"]

@@ -18,11 +18,12 @@ import json
 import secrets
 import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+
+from tests.fakes.loopback import LoopbackServer, QuietHandler
 
 TOKEN = "pul-fake-esc-token-3b9d"  # what the fake accepts; not a real token
 
@@ -46,33 +47,18 @@ class EscFailure(Exception):
         self.status = status
 
 
-class FakeEsc:
+class FakeEsc(LoopbackServer):
     def __init__(self, token: str = TOKEN) -> None:
+        super().__init__()
+        self.handler = _Handler
         self.token = token
         self.state = FakeEscState()
         self.requests: list[tuple[str, str]] = []
         self.lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-
-    def start(self) -> FakeEsc:
-        fake = self
-
-        class Handler(_Handler):
-            esc = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
     @property
     def url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return self.origin
 
     # --- test controls ------------------------------------------------------------------------------
 
@@ -164,27 +150,19 @@ class FakeEsc:
             raise EscFailure(404, "Not found")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    esc: FakeEsc
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+class _Handler(QuietHandler):
+    fake: FakeEsc
 
     def _serve(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         try:
-            status, content_type, payload = self.esc.handle(
+            status, content_type, payload = self.fake.handle(
                 self.command, urlsplit(self.path).path, body, self.headers.get("authorization")
             )
         except EscFailure as failure:
             status, content_type = failure.status, "application/json"
             payload = json.dumps({"code": failure.status, "message": str(failure)})
-        data = payload.encode()
-        self.send_response(status)
-        self.send_header("content-type", content_type)
-        self.send_header("content-length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(status, content_type, payload.encode())
 
     do_GET = do_POST = do_PATCH = do_DELETE = _serve

@@ -26,9 +26,10 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import LoopbackServer, QuietHandler
 
 ADMIN_KEY = "pk-admin-fake-4f1c2a"  # what the fake accepts; not a real key
 ERRORS = {400: "AB01", 401: "AB05", 402: "AB09", 403: "AB03", 404: "AB08", 409: "AB07", 429: "AB06", 500: "AB04"}
@@ -73,38 +74,21 @@ def _now() -> str:
     return "2026-01-01T00:00:00.000Z"
 
 
-class FakePortkeyAdmin:
+class FakePortkeyAdmin(LoopbackServer):
     """The fake server: start(), base_url, state to inspect or change behind the program's back."""
 
     def __init__(self, admin_key: str = ADMIN_KEY) -> None:
+        super().__init__()
+        self.handler = _Handler
         self.admin_key = admin_key
         self.state = FakeState()
         self.requests: list[RecordedRequest] = []
         self.faults: list[Fault] = []
         self.lock = threading.RLock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # --- lifecycle --------------------------------------------------------------------------------
-
-    def start(self) -> FakePortkeyAdmin:
-        fake = self
-
-        class Handler(_Handler):
-            admin = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.origin}/v1"
 
     # --- test controls ----------------------------------------------------------------------------
 
@@ -419,11 +403,8 @@ class FakePortkeyAdmin:
         raise ApiFailure(404, "Route not found")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    admin: FakePortkeyAdmin
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet: tests read `requests` instead
-        return
+class _Handler(QuietHandler):
+    fake: FakePortkeyAdmin
 
     def _serve(self) -> None:
         url = urlsplit(self.path)
@@ -432,7 +413,7 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         try:
             body = json.loads(raw) if raw else {}
-            status, answer = self.admin.handle(
+            status, answer = self.fake.handle(
                 self.command, url.path, query, body, self.headers.get("x-portkey-api-key")
             )
         except ApiFailure as failure:
@@ -440,12 +421,7 @@ class _Handler(BaseHTTPRequestHandler):
             answer = {"success": False, "data": {"message": failure.message, "errorCode": ERRORS.get(status, "AB04")}}
         except json.JSONDecodeError:
             status, answer = 400, {"success": False, "data": {"message": "Invalid JSON", "errorCode": "AB01"}}
-        payload = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self.reply(status, "application/json", json.dumps(answer).encode())
 
     do_GET = do_POST = do_PUT = do_DELETE = _serve
 

@@ -90,25 +90,15 @@ def test_integration_crud_and_rotation_through_the_host(host: Any, fake: FakePor
     assert created.id == "llm-gateway-prod-openai" and state["key"] == props["key"]
 
     rotated = integration_props(fake, key="sk-test-rotated-key-0002")
-    diff = host.Diff(
-        provider_pb2.DiffRequest(
-            id=created.id,
-            urn=urn,
-            olds=_wire({"__provider": provider, **state}),
-            news=_wire({"__provider": provider, **rotated}),
-        ),
-        timeout=CALL_TIMEOUT_SECONDS,
-    )
+    change = {
+        "id": created.id,
+        "urn": urn,
+        "olds": _wire({"__provider": provider, **state}),
+        "news": _wire({"__provider": provider, **rotated}),
+    }
+    diff = host.Diff(provider_pb2.DiffRequest(**change), timeout=CALL_TIMEOUT_SECONDS)
     assert diff.changes == provider_pb2.DiffResponse.DIFF_SOME and list(diff.replaces) == []
-    updated = host.Update(
-        provider_pb2.UpdateRequest(
-            id=created.id,
-            urn=urn,
-            olds=_wire({"__provider": provider, **state}),
-            news=_wire({"__provider": provider, **rotated}),
-        ),
-        timeout=CALL_TIMEOUT_SECONDS,
-    )
+    updated = host.Update(provider_pb2.UpdateRequest(**change), timeout=CALL_TIMEOUT_SECONDS)
     assert _plain(updated.properties)["key"] == "sk-test-rotated-key-0002"
     assert fake.integration_key("llm-gateway-prod-openai") == "sk-test-rotated-key-0002"
 
