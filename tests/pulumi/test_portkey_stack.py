@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import yaml
 
+from components.app_environment import config_variable
+from components.portkey import alert_threshold
 from program.generated_tree import load_hosted_portkey
 from tools.pulumi_mocks import ASSET_MARKER, SECRET_MARKER
 
@@ -185,3 +187,14 @@ def test_without_the_control_plane_no_portkey_object_and_no_admin_key_needed(off
     (app,) = [r for r in graph["resources"] if r["type"] == "pulumiservice:index:Environment"]
     variables = yaml.safe_load(app["inputs"]["yaml"][ASSET_MARKER])["values"]["environmentVariables"]
     assert not any(name.startswith("LLM_GATEWAY_PORTKEY") for name in variables)
+
+
+def test_alert_thresholds_stay_inside_portkeys_bounds() -> None:
+    # Whole units, at least 1, below the limit (Portkey rejects an alert at or above its limit).
+    assert alert_threshold(20000, 80) == 16000 and alert_threshold(1000, 99) == 990
+    assert alert_threshold(1, 80) is None and alert_threshold(2, 99) == 1
+
+
+def test_task_variables_are_environment_variable_names() -> None:
+    assert config_variable("code_generation") == "LLM_GATEWAY_PORTKEY_CONFIG_CODE_GENERATION"
+    assert config_variable("eval.v2-beta") == "LLM_GATEWAY_PORTKEY_CONFIG_EVAL_V2_BETA"

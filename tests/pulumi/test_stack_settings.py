@@ -57,12 +57,29 @@ def test_misspelled_key_is_named_with_a_suggestion() -> None:
         ({"replicas": "3", "maxReplicas": "2"}, "llm-gateway:maxReplicas", "must be >= replicas"),
         ({"replicas": "2", "pdbMinAvailable": "2"}, "llm-gateway:pdbMinAvailable", "must be < replicas"),
         ({"requireImageDigests": "true"}, "llm-gateway:redisImage", "requires an image pinned"),
+        # The admin key travels with every call: https only, except to loopback (a local fake).
+        ({"portkeyBaseUrl": "http://api.portkey.ai/v1"}, "llm-gateway:portkeyBaseUrl", "not a Portkey API URL"),
+        ({"portkeyBaseUrl": "https://api.portkey.ai"}, "llm-gateway:portkeyBaseUrl", "https://…/v1"),
+        ({"portkeyWorkspaceId": "my workspace"}, "llm-gateway:portkeyWorkspaceId", "not a Portkey workspace"),
+        ({"portkeyUsagePolicies": "sometimes"}, "llm-gateway:portkeyUsagePolicies", "valid boolean"),
     ],
 )
 def test_ill_typed_settings_name_the_key(raw: dict[str, str], key: str, fragment: str) -> None:
     message = _error(raw)
     assert message.startswith(f"{key}: "), message
     assert fragment in message
+
+
+def test_portkey_settings_defaults_and_loopback() -> None:
+    settings = parse_stack_settings({"portkeyBaseUrl": "http://127.0.0.1:8787/v1/"}, "staging")
+    assert settings.portkey_base_url == "http://127.0.0.1:8787/v1" and settings.portkey_control_plane
+    assert settings.portkey_usage_policies and settings.esc_app_environment
+    with pytest.raises(SettingsError) as caught:
+        settings.require_portkey_workspace()
+    assert str(caught.value).startswith("llm-gateway:portkeyWorkspaceId: required while")
+    assert parse_stack_settings({"portkeyWorkspaceId": "llm-gateway-prod"}, "prod").require_portkey_workspace() == (
+        "llm-gateway-prod"
+    )
 
 
 def test_unknown_stack_needs_an_environment() -> None:
