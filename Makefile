@@ -67,6 +67,11 @@ STACK ?= staging
 plan: $(STAMP) ## offline plan of STACK (staging|prod): resource tree, no credentials; OUT=dir writes manifests; PLAN_KUBECONFIG=file checks a kubeconfig
 	$(PY) -m tools.plan --stack $(STACK) $(if $(OUT),--out $(OUT)) $(if $(PLAN_KUBECONFIG),--kubeconfig $(PLAN_KUBECONFIG))
 
+.PHONY: esc-drift
+esc-drift: $(STAMP) ## compare esc/*.yaml with Pulumi ESC key by key (ORG=pulumi-org; exit 1 on drift; no values printed)
+	@[ -n "$(ORG)" ] || { echo "ORG=<pulumi organization> is required" >&2; exit 2; }
+	$(PY) -m tools.esc_drift --org $(ORG) --check
+
 # --- local runtimes (issue 4): the real gateways on loopback, each in its own environment ------------
 LITELLM_VENV := runtime/litellm/.venv
 LITELLM_STAMP := $(LITELLM_VENV)/.installed

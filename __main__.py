@@ -13,14 +13,16 @@ from typing import NoReturn
 import pulumi
 
 from components.analytics import Analytics, AnalyticsArgs, CreditMonitor, RequestLogDestination, SnowflakeAccount
+from components.app_environment import AppEnvironment, AppEnvironmentArgs
 from components.gateway import Gateway, GatewayArgs, MissingProviderKeyError, Monitoring
 from components.namespace import GatewayNamespace, GatewayNamespaceArgs
+from components.portkey import MissingPortkeyKeyError, PortkeyControlPlane, PortkeyControlPlaneArgs
 from components.redis import RedisCache, RedisCacheArgs
 from components.secrets import GatewaySecrets, GatewaySecretsArgs
 from gateway_config.runtime_env import redis_acl_rules
 from program.analytics_sql import budget_rows
 from program.cluster import cluster_provider
-from program.generated_tree import GeneratedConfigError, load_generated_config
+from program.generated_tree import GeneratedConfigError, load_generated_config, load_hosted_portkey
 from program.kube import Resources
 from program.stack_settings import SettingsError, load_settings
 
@@ -37,6 +39,9 @@ try:
     loaded = load_settings()
     settings = loaded.stack
     generated = load_generated_config(settings.environment, settings.engine_spec)
+    # Portkey's hosted control plane, for an environment whose configs target the Model Catalog.
+    hosted = load_hosted_portkey(settings.environment) if settings.portkey_control_plane else None
+    portkey_workspace = settings.require_portkey_workspace() if hosted is not None else None
 except (SettingsError, GeneratedConfigError) as error:
     _refuse(error)
 
@@ -173,3 +178,38 @@ pulumi.export("requestLogUrl", analytics.request_log.url)
 pulumi.export("requestLogPipeQueueArn", analytics.pipe_notification_channel)
 pulumi.export("requestLogIntegrationIamUserArn", analytics.integration_iam_user_arn)
 pulumi.export("requestLogIntegrationExternalId", analytics.integration_external_id)
+
+portkey: PortkeyControlPlane | None = None
+if hosted is not None and portkey_workspace is not None:
+    try:
+        portkey = PortkeyControlPlane(
+            f"{NAME}-portkey",
+            PortkeyControlPlaneArgs(
+                hosted=hosted,
+                base_url=settings.portkey_base_url,
+                workspace_id=portkey_workspace,
+                usage_policies=settings.portkey_usage_policies,
+                provider_keys=loaded.provider_keys.by_env_var,
+                managed_by=loaded.managed_by,
+            ),
+        )
+    except MissingPortkeyKeyError as error:
+        _refuse(error)
+    pulumi.export("portkeyProviders", portkey.provider_slugs)
+    pulumi.export("portkeyConfigSlugs", portkey.config_slugs)
+
+if settings.esc_app_environment:
+    app_environment = AppEnvironment(
+        f"{NAME}-app-environment",
+        AppEnvironmentArgs(
+            organization=pulumi.get_organization(),
+            environment=settings.environment,
+            managed_by=loaded.managed_by,
+            gateway_url=gateway.url,
+            application_key=secrets.application_key_value,
+            portkey_url=settings.portkey_base_url if portkey is not None else None,
+            config_slugs=portkey.config_slugs if portkey is not None else {},
+            routing_manifest=generated.manifest,
+        ),
+    )
+    pulumi.export("escAppEnvironment", app_environment.name)

@@ -94,14 +94,14 @@ def synthetic_spec(task_count: int) -> str:
     }
     budget_tasks = {f"task-{index:04d}": 10 for index in range(0, task_count, 5)}
     environments = {
-        "staging": {"virtual_keys": dict.fromkeys(gateway, "staging-all"), "budgets": {"monthly_usd": 5000}},
+        "staging": {"portkey_providers": dict.fromkeys(gateway, "staging-all"), "budgets": {"monthly_usd": 5000}},
         "prod": {
-            "virtual_keys": {name: f"prod-{name}" for name in gateway},
+            "portkey_providers": {name: f"prod-{name}" for name in gateway},
             "budgets": {"monthly_usd": 100_000, "tasks": budget_tasks},
         },
         "local": {
             "portkey_targets": "custom_host",
-            "virtual_keys": dict.fromkeys(gateway, "local-all"),
+            "portkey_providers": dict.fromkeys(gateway, "local-all"),
             "providers": {name: {"base_url": f"http://127.0.0.1:8090/{name}/v1"} for name in gateway},
             "defaults": {"cache": {"mode": "simple"}, "request_timeout_seconds": 5},
             "budgets": {"monthly_usd": 0},
@@ -115,7 +115,7 @@ def synthetic_spec(task_count: int) -> str:
         "tasks": tasks,
         "defaults": {"cache": {"mode": "semantic", "embedding_model": "embedder"}},
         "experiments": experiments,
-        "virtual_keys": keys,
+        "portkey_providers": keys,
         "environments": environments,
     }
     return yaml.safe_dump(data, sort_keys=False)

@@ -1,10 +1,15 @@
-"""Kubernetes Secrets for the gateway: provider API keys from ESC and a generated admin (master) key.
+"""Kubernetes Secrets for the gateway: provider API keys from ESC, a generated admin (master) key, and
+a generated application key.
 
 The provider keys reach the program as secret stack config (the stack files import an ESC
 environment whose ``pulumiConfig`` maps ``fn::secret`` values onto ``llm-gateway:*ApiKey``), so
 they stay encrypted in state and redacted in previews. The LiteLLM master key is generated here
 and never leaves the cluster except through Pulumi's encrypted state. Every value is written as
 ``string_data`` from a secret Output: nothing passes through plain text.
+
+The application key is the credential application teams get (through the ESC app environment,
+components/app_environment.py), never the master key. It has its own Secret so that how the gateway
+checks it (the client contract) can be added without touching the admin key.
 
 The Secrets are auto-named (see :func:`program.kube.opaque_secret`): a rotated key in ESC creates a
 new Secret on ``pulumi up``, the gateway pods roll onto it, and the old Secret goes last.
@@ -19,6 +24,9 @@ import pulumi
 
 from gateway_config.runtime_env import MASTER_KEY
 from program.kube import SecretKeyRef, generated_password, object_labels, opaque_secret
+
+# The key of the application key in its Secret (the variable a pod would read it as).
+APPLICATION_KEY = "LLM_GATEWAY_API_KEY"
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,9 @@ class GatewaySecrets(pulumi.ComponentResource):
     provider_keys: dict[str, SecretKeyRef]
     master_key: SecretKeyRef
     request_log_keys: dict[str, SecretKeyRef]
+    # The credential applications use (in ESC for them), by reference and as its secret value.
+    application_key: SecretKeyRef
+    application_key_value: pulumi.Output[str]
 
     def __init__(self, name: str, args: GatewaySecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-gateway:index:GatewaySecrets", name, None, opts)
@@ -55,11 +66,20 @@ class GatewaySecrets(pulumi.ComponentResource):
             if args.request_log_keys
             else {}
         )
+        self.application_key_value = generated_password(f"{name}-application-key", 48, self, prefix="sk-")
+        self.application_key = opaque_secret(
+            f"{name}-application-key-secret",
+            args.namespace,
+            labels,
+            {APPLICATION_KEY: self.application_key_value},
+            self,
+        )[APPLICATION_KEY]
         self.register_outputs(
             {
                 "provider_keys_secret_name": next(iter(self.provider_keys.values())).secret_name
                 if self.provider_keys
                 else None,
                 "master_key_secret_name": self.master_key.secret_name,
+                "application_key_secret_name": self.application_key.secret_name,
             }
         )

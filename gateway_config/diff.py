@@ -13,7 +13,7 @@ import jinja2
 
 from gateway_config.build import render_environment
 from gateway_config.resolve import ResolvedEnvironment, ResolvedTarget, ResolvedTask, resolve_environment
-from gateway_config.spec import ENVIRONMENT_NAMES, RoutingSpec
+from gateway_config.spec import ENVIRONMENT_NAMES, RateLimit, RoutingSpec
 
 
 @dataclass
@@ -90,10 +90,12 @@ def _compare_tasks(before: ResolvedTask, after: ResolvedTask) -> list[str]:
             lines.append(f"endpoint `{target.label}`: {old_target.base_url} → {target.base_url}")
         if old_target.api_key_env != target.api_key_env:
             lines.append(f"key variable `{target.label}`: {old_target.api_key_env} → {target.api_key_env}")
-    old_keys = {t.label: t.virtual_key for t in before.targets}
+    old_providers = {t.label: t.portkey_provider for t in before.targets}
     for target in after.targets:
-        if target.label in old_keys and old_keys[target.label] != target.virtual_key:
-            lines.append(f"virtual key `{target.label}`: {old_keys[target.label]} → {target.virtual_key}")
+        if target.label in old_providers and old_providers[target.label] != target.portkey_provider:
+            lines.append(
+                f"Portkey provider `{target.label}`: {old_providers[target.label]} → {target.portkey_provider}"
+            )
     old_experiments = {e.name: e for e in before.experiments}
     new_experiments = {e.name: e for e in after.experiments}
     for name in sorted(set(old_experiments) | set(new_experiments)):
@@ -138,11 +140,42 @@ def compare_environment(before: ResolvedEnvironment, after: ResolvedEnvironment)
         change.notes.append(f"semantic-cache embedder: {_describe(old_embedder)} → {_describe(new_embedder)}")
     if before.budget_usd_monthly != after.budget_usd_monthly:
         change.notes.append(f"monthly budget: {before.budget_usd_monthly:g} → {after.budget_usd_monthly:g} USD")
+    if before.budget_alert_threshold_percent != after.budget_alert_threshold_percent:
+        old_percent, new_percent = before.budget_alert_threshold_percent, after.budget_alert_threshold_percent
+        change.notes.append(f"budget alert threshold: {old_percent}% → {new_percent}%")
+    change.notes += _compare_portkey_providers(before, after)
     old_slos, new_slos = before.slos.model_dump(), after.slos.model_dump()
     for key in sorted(old_slos):
         if old_slos[key] != new_slos[key]:
             change.notes.append(f"SLO {key}: {old_slos[key]:g} → {new_slos[key]:g}")
     return change
+
+
+def _compare_portkey_providers(before: ResolvedEnvironment, after: ResolvedEnvironment) -> list[str]:
+    """The Model Catalog providers `pulumi up` creates, deletes or changes in Portkey."""
+    old = {entry.slug: entry for entry in before.portkey_providers}
+    new = {entry.slug: entry for entry in after.portkey_providers}
+    lines = []
+    for slug in sorted(set(old) | set(new)):
+        old_entry, new_entry = old.get(slug), new.get(slug)
+        if old_entry is None and new_entry is not None:
+            lines.append(f"Portkey provider added: `@{slug}` ({new_entry.provider})")
+        elif new_entry is None:
+            lines.append(f"Portkey provider removed: `@{slug}`")
+        elif old_entry is not None:
+            if old_entry.credit_limit_usd_monthly != new_entry.credit_limit_usd_monthly:
+                lines.append(
+                    f"Portkey provider `@{slug}` credit limit: {old_entry.credit_limit_usd_monthly} → "
+                    f"{new_entry.credit_limit_usd_monthly} USD/month"
+                )
+            if old_entry.rate_limit != new_entry.rate_limit:
+                old_rate, new_rate = _rate(old_entry.rate_limit), _rate(new_entry.rate_limit)
+                lines.append(f"Portkey provider `@{slug}` rate limit: {old_rate} → {new_rate}")
+    return lines
+
+
+def _rate(limit: RateLimit | None) -> str:
+    return f"{limit.value} {limit.type} {limit.unit}" if limit else "none"
 
 
 TEMPLATE = jinja2.Environment(autoescape=False, trim_blocks=True, lstrip_blocks=True).from_string(

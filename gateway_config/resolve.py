@@ -20,12 +20,14 @@ from typing import cast
 
 from gateway_config.prices import Price, model_price
 from gateway_config.spec import (
+    Budgets,
     Cache,
     CacheOverride,
     Defaults,
     DefaultsOverride,
     Environment,
     EnvironmentName,
+    RateLimit,
     Retry,
     RetryOverride,
     RoutingSpec,
@@ -34,6 +36,8 @@ from gateway_config.spec import (
 )
 
 CORTEX_EMBED_FUNCTIONS = {768: "SNOWFLAKE.CORTEX.EMBED_TEXT_768", 1024: "SNOWFLAKE.CORTEX.EMBED_TEXT_1024"}
+# Provider kind -> Portkey's AI provider id (an integration's `ai_provider_id`, the OSS `provider`).
+PORTKEY_AI_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "openrouter": "openrouter"}
 
 
 @dataclass(frozen=True)
@@ -44,7 +48,8 @@ class ResolvedTarget:
     provider_model: str
     base_url: str
     api_key_env: str | None
-    virtual_key: str | None
+    # The Model Catalog provider slug the target is reached through (`model_catalog` environments).
+    portkey_provider: str | None
     timeout_seconds: float
     embedding_dimensions: int | None = None
     # USD per token from LiteLLM's price map (None for Snowflake Cortex, billed in credits).
@@ -100,14 +105,37 @@ class ResolvedTask:
 
 
 @dataclass(frozen=True)
+class ResolvedPortkeyProvider:
+    """One Model Catalog provider an environment routes through, and the integration holding its key."""
+
+    slug: str
+    # The spec's `portkey_providers` name: the slug itself, or the group a per-provider slug belongs to.
+    name: str
+    description: str
+    provider: str
+    ai_provider_id: str
+    # The organisation-level integration that holds this environment's key for `provider`.
+    integration: str
+    api_key_env: str | None
+    rate_limit: RateLimit | None
+    # Spend ceiling (whole USD, Portkey's unit) the hosted gateway enforces on this provider alone:
+    # the environment's budget, or less when every task that reaches the provider has a budget.
+    credit_limit_usd_monthly: int
+    # The tasks whose routes reach this provider.
+    tasks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class ResolvedEnvironment:
     name: str
     portkey_targets: str
     defaults: Defaults
     tasks: tuple[ResolvedTask, ...]
     budget_usd_monthly: float
+    budget_alert_threshold_percent: int
     slos: Slos
     cache_embedding_target: ResolvedTarget | None
+    portkey_providers: tuple[ResolvedPortkeyProvider, ...] = ()
 
     @property
     def gateway_tasks(self) -> tuple[ResolvedTask, ...]:
@@ -146,10 +174,14 @@ def effective_defaults(spec: RoutingSpec, environment: str) -> Defaults:
     )
 
 
-def virtual_key_slug(spec: RoutingSpec, key_name: str, provider: str) -> str:
-    """Portkey binds one provider per key, so a multi-provider key is a group of per-provider keys."""
-    key = spec.virtual_keys[key_name]
-    return key_name if len(key.providers) == 1 else f"{key_name}-{provider}"
+def portkey_provider_slug(spec: RoutingSpec, name: str, provider: str) -> str:
+    """Portkey binds one AI provider per provider, so a multi-provider name is a group of per-provider slugs."""
+    return name if len(spec.portkey_providers[name].providers) == 1 else f"{name}-{provider}"
+
+
+def integration_slug(environment: str, provider: str) -> str:
+    """The organisation-level integration holding ``environment``'s key for ``provider`` (one per credential)."""
+    return f"llm-gateway-{environment}-{provider}"
 
 
 def fallback_tiers(spec: RoutingSpec, tier_name: str) -> list[str]:
@@ -200,8 +232,8 @@ def _resolve_target(spec: RoutingSpec, environment: str, model_name: str, timeou
     provider = spec.providers[model.provider]
     overlay = environment_overlay(spec, environment)
     base_url = overlay.providers[model.provider].base_url if model.provider in overlay.providers else None
-    key_name = overlay.virtual_keys.get(model.provider)
-    use_keys = overlay.portkey_targets == "virtual_key" and provider.kind != "snowflake_cortex"
+    catalog_name = overlay.portkey_providers.get(model.provider)
+    use_catalog = overlay.portkey_targets == "model_catalog" and provider.kind != "snowflake_cortex"
     return ResolvedTarget(
         model=model_name,
         provider=model.provider,
@@ -209,7 +241,9 @@ def _resolve_target(spec: RoutingSpec, environment: str, model_name: str, timeou
         provider_model=model.id,
         base_url=(base_url or provider.base_url).rstrip("/"),
         api_key_env=provider.api_key_env,
-        virtual_key=virtual_key_slug(spec, key_name, model.provider) if use_keys and key_name else None,
+        portkey_provider=portkey_provider_slug(spec, catalog_name, model.provider)
+        if use_catalog and catalog_name
+        else None,
         timeout_seconds=timeout_seconds,
         embedding_dimensions=model.embedding_dimensions,
         price=None if provider.kind == "snowflake_cortex" else model_price(provider.kind, model.id, model.price_as),
@@ -295,15 +329,56 @@ def resolve_task(spec: RoutingSpec, environment: str, task_name: str) -> Resolve
     )
 
 
+def _credit_limit(budgets: Budgets, tasks: list[ResolvedTask]) -> int:
+    """What one provider may spend a month: nothing the tasks reaching it could not spend together,
+    and never more than the environment. A task without a budget leaves the environment's."""
+    task_budgets = [task.budget_usd_monthly for task in tasks]
+    if not task_budgets or None in task_budgets:
+        return int(budgets.monthly_usd)
+    return int(min(budgets.monthly_usd, sum(budget for budget in task_budgets if budget is not None)))
+
+
+def _portkey_providers(
+    spec: RoutingSpec, environment: str, tasks: tuple[ResolvedTask, ...]
+) -> tuple[ResolvedPortkeyProvider, ...]:
+    """Every Model Catalog provider the environment maps a provider to, sorted by slug."""
+    overlay = environment_overlay(spec, environment)
+    if overlay.portkey_targets != "model_catalog":
+        return ()
+    resolved = []
+    for provider_name, catalog_name in overlay.portkey_providers.items():
+        provider = spec.providers[provider_name]
+        slug = portkey_provider_slug(spec, catalog_name, provider_name)
+        reaching = [task for task in tasks if any(t.portkey_provider == slug for t in task.targets)]
+        resolved.append(
+            ResolvedPortkeyProvider(
+                slug=slug,
+                name=catalog_name,
+                description=spec.portkey_providers[catalog_name].description,
+                provider=provider_name,
+                ai_provider_id=PORTKEY_AI_PROVIDERS[provider.kind],
+                integration=integration_slug(environment, provider_name),
+                api_key_env=provider.api_key_env,
+                rate_limit=spec.portkey_providers[catalog_name].rate_limit,
+                credit_limit_usd_monthly=_credit_limit(overlay.budgets, reaching),
+                tasks=tuple(task.name for task in reaching),
+            )
+        )
+    return tuple(sorted(resolved, key=lambda entry: entry.slug))
+
+
 def resolve_environment(spec: RoutingSpec, environment: str) -> ResolvedEnvironment:
     overlay = environment_overlay(spec, environment)
     defaults = effective_defaults(spec, environment)
     embedding_model = defaults.cache.embedding_model if defaults.cache.mode == "semantic" else None
+    tasks = tuple(resolve_task(spec, environment, name) for name in sorted(spec.tasks))
     return ResolvedEnvironment(
         name=environment,
         portkey_targets=overlay.portkey_targets,
         defaults=defaults,
-        tasks=tuple(resolve_task(spec, environment, name) for name in sorted(spec.tasks)),
+        tasks=tasks,
+        portkey_providers=_portkey_providers(spec, environment, tasks),
+        budget_alert_threshold_percent=overlay.budgets.alert_threshold_percent,
         budget_usd_monthly=overlay.budgets.monthly_usd,
         # Like `defaults`, an environment's `slos` overrides only the fields it names.
         slos=spec.slos.model_copy(update=overlay.slos.model_dump(exclude_unset=True)) if overlay.slos else spec.slos,

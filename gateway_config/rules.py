@@ -270,22 +270,36 @@ def _check_experiments(spec: RoutingSpec) -> Iterator[Problem]:
                 )
 
 
-def _check_virtual_keys(spec: RoutingSpec) -> Iterator[Problem]:
-    for name, key in spec.virtual_keys.items():
-        for index, provider in enumerate(key.providers):
-            path: KeyPath = ("virtual_keys", name, "providers", index)
+# Portkey's slug alphabet (integrations and providers): no '.', which spec names otherwise allow.
+PORTKEY_SLUG_MESSAGE = "Portkey slugs allow only letters, digits, '_' and '-'"
+# Portkey's smallest credit limit (USD) on a provider or a usage-limits policy.
+PORTKEY_MIN_CREDIT_USD = 1
+
+
+def _portkey_slug_ok(name: str) -> bool:
+    return "." not in name
+
+
+def _check_portkey_providers(spec: RoutingSpec) -> Iterator[Problem]:
+    for name, entry in spec.portkey_providers.items():
+        if not _portkey_slug_ok(name):
+            yield Problem(("portkey_providers", name), PORTKEY_SLUG_MESSAGE)
+        for index, provider in enumerate(entry.providers):
+            path: KeyPath = ("portkey_providers", name, "providers", index)
             if provider not in spec.providers:
                 yield Problem(path, _unknown("provider", provider, spec.providers))
             elif spec.providers[provider].kind == CORTEX:
-                yield Problem(path, "Snowflake Cortex is not reached through Portkey virtual keys")
-        if len(set(key.providers)) != len(key.providers):
-            yield Problem(("virtual_keys", name, "providers"), "a provider is listed twice")
-        if len(key.providers) > 1:
-            for provider in key.providers:
-                if f"{name}-{provider}" in spec.virtual_keys:
+                yield Problem(path, "Snowflake Cortex is not reached through Portkey's Model Catalog")
+            elif not _portkey_slug_ok(provider):
+                yield Problem(path, f"{PORTKEY_SLUG_MESSAGE} (the provider's name is part of its slugs)")
+        if len(set(entry.providers)) != len(entry.providers):
+            yield Problem(("portkey_providers", name, "providers"), "a provider is listed twice")
+        if len(entry.providers) > 1:
+            for provider in entry.providers:
+                if f"{name}-{provider}" in spec.portkey_providers:
                     yield Problem(
-                        ("virtual_keys", f"{name}-{provider}"),
-                        f"name clashes with the per-provider key of group '{name}'",
+                        ("portkey_providers", f"{name}-{provider}"),
+                        f"name clashes with the per-provider slug of group '{name}'",
                     )
 
 
@@ -318,24 +332,25 @@ def _check_environments(spec: RoutingSpec) -> Iterator[Problem]:
             else:
                 gateway_provider = spec.providers[provider].kind != CORTEX
                 yield from _check_url(override.base_url, (*base, "providers", provider, "base_url"), gateway_provider)
-        for provider, key_name in overlay.virtual_keys.items():
-            path: KeyPath = (*base, "virtual_keys", provider)
+        for provider, catalog_name in overlay.portkey_providers.items():
+            path: KeyPath = (*base, "portkey_providers", provider)
             if provider not in spec.providers:
                 yield Problem(path, _unknown("provider", provider, spec.providers))
-            elif key_name not in spec.virtual_keys:
-                yield Problem(path, _unknown("virtual key", key_name, spec.virtual_keys))
-            elif spec.virtual_keys[key_name].environment != env_name:
-                owner = spec.virtual_keys[key_name].environment
-                yield Problem(path, f"{env_name} routes must not use the {owner} key '{key_name}'")
-            elif provider not in spec.virtual_keys[key_name].providers:
-                yield Problem(path, f"key '{key_name}' does not cover provider '{provider}'")
-        if overlay.portkey_targets == "virtual_key":
+            elif catalog_name not in spec.portkey_providers:
+                yield Problem(path, _unknown("Portkey provider", catalog_name, spec.portkey_providers))
+            elif spec.portkey_providers[catalog_name].environment != env_name:
+                owner = spec.portkey_providers[catalog_name].environment
+                yield Problem(path, f"{env_name} routes must not use the {owner} provider '{catalog_name}'")
+            elif provider not in spec.portkey_providers[catalog_name].providers:
+                yield Problem(path, f"Portkey provider '{catalog_name}' does not cover provider '{provider}'")
+        if overlay.portkey_targets == "model_catalog":
             for provider, task in sorted(_providers_used(spec, env_name).items()):
-                if provider not in overlay.virtual_keys:
+                if provider not in overlay.portkey_providers:
                     yield Problem(
-                        (*base, "virtual_keys"),
-                        f"no virtual key for provider '{provider}' (task '{task}' routes to it)",
+                        (*base, "portkey_providers"),
+                        f"no Portkey provider for provider '{provider}' (task '{task}' routes to it)",
                     )
+            yield from _check_portkey_budgets(overlay.budgets.monthly_usd, overlay.budgets.tasks, base)
         if overlay.defaults is not None:
             if overlay.defaults.cache is not None:
                 yield from _check_cache(overlay.defaults.cache, (*base, "defaults", "cache"), spec)
@@ -350,6 +365,16 @@ def _check_environments(spec: RoutingSpec) -> Iterator[Problem]:
                 f"task budgets add up to {task_total:g} USD, more than monthly_usd {overlay.budgets.monthly_usd:g}",
             )
     yield from _check_semantic_cache(spec)
+
+
+def _check_portkey_budgets(monthly_usd: float, tasks: dict[str, float], base: KeyPath) -> Iterator[Problem]:
+    """Portkey enforces the budgets of a Model Catalog environment; it cannot hold one below its minimum."""
+    message = f"Portkey enforces this budget and its smallest limit is {PORTKEY_MIN_CREDIT_USD} USD"
+    if monthly_usd < PORTKEY_MIN_CREDIT_USD:
+        yield Problem((*base, "budgets", "monthly_usd"), message)
+    for task, budget in tasks.items():
+        if budget < PORTKEY_MIN_CREDIT_USD:
+            yield Problem((*base, "budgets", "tasks", task), message)
 
 
 def _check_semantic_cache(spec: RoutingSpec) -> Iterator[Problem]:
@@ -378,7 +403,7 @@ def check_references(spec: RoutingSpec) -> list[Problem]:
     if any(problem.path[0] == "tasks" and problem.path[-1] == "tier" for problem in problems):
         return problems
     problems += _check_experiments(spec)
-    problems += _check_virtual_keys(spec)
+    problems += _check_portkey_providers(spec)
     if any(problem.path[0] == "experiments" for problem in problems):
         return problems
     problems += _check_environments(spec)

@@ -209,18 +209,33 @@ class Experiment(StrictModel):
     environments: Annotated[list[EnvironmentName], Field(min_length=1)] = list(ENVIRONMENT_NAMES)
 
 
-class VirtualKey(StrictModel):
-    """A Portkey virtual key. Portkey binds a key to one provider, so a key that covers several
-    providers is a group: one key per provider, named `<key>-<provider>`."""
+class RateLimit(StrictModel):
+    """A Portkey rate limit on one workspace provider (Portkey's own shape: type, unit, value)."""
+
+    type: Literal["requests", "tokens"] = "requests"
+    unit: Literal["rpm", "rph", "rpd"]
+    value: Annotated[int, Field(ge=1)]
+
+
+class PortkeyProvider(StrictModel):
+    """A Portkey Model Catalog provider: a workspace provider with a fixed slug, referenced in configs
+    as `@<slug>/<model>`. Portkey binds one AI provider per provider, so a name that covers several
+    providers is a group: one provider per AI provider, with the slug `<name>-<provider>`."""
 
     description: str = ""
     environment: EnvironmentName
     providers: Annotated[list[Name], Field(min_length=1)]
+    rate_limit: RateLimit | None = Field(
+        default=None, description="enforced by Portkey's hosted gateway on each provider of this name"
+    )
 
 
 class Budgets(StrictModel):
     monthly_usd: Usd
     tasks: dict[Name, Usd] = {}
+    alert_threshold_percent: Annotated[int, Field(ge=1, le=99)] = Field(
+        default=80, description="Portkey records an alert when spend passes this share of a budget"
+    )
 
 
 class Slos(StrictModel):
@@ -239,13 +254,13 @@ class Environment(StrictModel):
     """Per-environment overlay over the shared routing."""
 
     description: str = ""
-    portkey_targets: Literal["virtual_key", "custom_host"] = Field(
-        default="virtual_key",
-        description="virtual_key: Portkey cloud resolves keys; custom_host: targets name the provider "
-        "and its URL (the OSS gateway, which has no virtual keys)",
+    portkey_targets: Literal["model_catalog", "custom_host"] = Field(
+        default="model_catalog",
+        description="model_catalog: targets name Model Catalog providers (`@slug/model`, Portkey's hosted "
+        "gateway); custom_host: targets name the provider and its URL (the OSS gateway, which has no catalog)",
     )
-    virtual_keys: dict[Name, Name] = Field(
-        default={}, description="provider -> the virtual key it uses in this environment"
+    portkey_providers: dict[Name, Name] = Field(
+        default={}, description="provider -> the Portkey provider (`portkey_providers` name) it uses here"
     )
     providers: dict[Name, ProviderOverride] = {}
     defaults: DefaultsOverride | None = None
@@ -263,6 +278,6 @@ class RoutingSpec(StrictModel):
     tasks: Annotated[dict[Name, Task], Field(min_length=1)]
     defaults: Defaults
     experiments: dict[Name, Experiment] = {}
-    virtual_keys: dict[Name, VirtualKey] = {}
+    portkey_providers: dict[Name, PortkeyProvider] = {}
     slos: Slos = Slos()
     environments: dict[EnvironmentName, Environment]

@@ -81,7 +81,12 @@ COLUMNS: tuple[Column, ...] = (
     Column("MODEL", "VARCHAR", "the spec's model name", "SPLIT_PART({s}:model_id::VARCHAR, '/', 2)"),
     Column("PROVIDER_MODEL", "VARCHAR", "LiteLLM model string (provider/model-id)", "{s}:model::VARCHAR"),
     Column("DEPLOYMENT", "VARCHAR", "LiteLLM deployment id: task/model[/last-resort]", "{s}:model_id::VARCHAR"),
-    Column("PORTKEY_PROVIDER", "VARCHAR", "Portkey virtual key (or provider) slug of the target", _tag("portkey")),
+    Column(
+        "PORTKEY_PROVIDER",
+        "VARCHAR",
+        "Portkey Model Catalog provider slug (or provider) of the target",
+        _tag("portkey"),
+    ),
     Column(
         "EXPERIMENT",
         "VARCHAR",

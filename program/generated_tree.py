@@ -62,7 +62,7 @@ class GeneratedConfig:
 
     @property
     def portkey_targets(self) -> str:
-        """How the environment's Portkey configs name targets: ``virtual_key`` or ``custom_host``."""
+        """How the environment's Portkey configs name targets: ``model_catalog`` or ``custom_host``."""
         return str(self.manifest["portkey_targets"])
 
     @property
@@ -130,6 +130,81 @@ def custom_hosts(portkey_configs: Iterable[Any]) -> list[str]:
     return sorted(hosts)
 
 
+@dataclass(frozen=True)
+class CatalogProviderFacts:
+    """What ``routing.json`` states about one Model Catalog provider (``portkey_providers.<slug>``)."""
+
+    slug: str
+    name: str
+    description: str
+    provider: str
+    ai_provider_id: str
+    integration: str
+    api_key_env: str | None
+    rate_limit: dict[str, Any] | None
+    credit_limit_usd_monthly: int
+    tasks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class HostedPortkey:
+    """The Portkey control plane an environment served by Portkey's hosted gateway needs: its Model
+    Catalog providers, one saved config per Portkey-routed task (the generated ``portkey/<task>.json``)
+    and the budgets Portkey enforces. Read whatever engine runs in-cluster."""
+
+    environment: str
+    providers: tuple[CatalogProviderFacts, ...]
+    configs: dict[str, dict[str, Any]]
+    budget_usd_monthly: float
+    task_budgets_usd_monthly: dict[str, float]
+    alert_threshold_percent: int
+
+    @property
+    def integrations(self) -> dict[str, CatalogProviderFacts]:
+        """One integration per provider credential: integration slug -> the first provider on it."""
+        by_slug: dict[str, CatalogProviderFacts] = {}
+        for provider in self.providers:
+            by_slug.setdefault(provider.integration, provider)
+        return by_slug
+
+
+def load_hosted_portkey(environment: str, root: Path | None = None) -> HostedPortkey | None:
+    """The environment's hosted Portkey control plane, or None when its configs target ``custom_host``."""
+    env_dir = (root or generated_root()) / environment
+    try:
+        manifest = json.loads((env_dir / "routing.json").read_text(encoding="utf-8"))
+        if manifest["portkey_targets"] != "model_catalog":
+            return None
+        providers = tuple(
+            CatalogProviderFacts(slug=slug, **{**facts, "tasks": tuple(facts["tasks"])})
+            for slug, facts in sorted(manifest["portkey_providers"].items())
+        )
+        gateway_tasks = {name: task for name, task in manifest["tasks"].items() if task["route"] == "gateway"}
+        configs = {
+            name: json.loads((env_dir / task["portkey_config"]).read_text(encoding="utf-8"))
+            for name, task in sorted(gateway_tasks.items())
+        }
+        budgets = {
+            name: float(task["budget_usd_monthly"])
+            for name, task in sorted(gateway_tasks.items())
+            if task.get("budget_usd_monthly") is not None
+        }
+        return HostedPortkey(
+            environment=environment,
+            providers=providers,
+            configs=configs,
+            budget_usd_monthly=float(manifest["budget_usd_monthly"]),
+            task_budgets_usd_monthly=budgets,
+            alert_threshold_percent=int(manifest["budget_alert_threshold_percent"]),
+        )
+    except FileNotFoundError as error:
+        raise GeneratedConfigError(f"{env_dir}: missing {error.filename}; run `make generate`") from None
+    except (KeyError, TypeError, ValueError) as error:
+        raise GeneratedConfigError(
+            f"{env_dir}: not the generator's Portkey control plane ({error!r}); run `make generate`"
+        ) from None
+
+
 def generated_root() -> Path:
     """Where the generated tree lives: the committed one unless an offline run overrides it."""
     override = os.environ.get(GENERATED_DIR_ENV)
@@ -150,8 +225,8 @@ def _served_paths(env_dir: Path, engine: Engine) -> list[str]:
 
 
 def check_engine_serves(config: GeneratedConfig, engine: Engine, env_dir: Path) -> None:
-    """Only Portkey's hosted gateway resolves virtual keys; an in-cluster engine that takes Portkey
-    configs can serve only ``custom_host`` targets. Raises :class:`GeneratedConfigError`."""
+    """Only Portkey's hosted gateway resolves Model Catalog providers (``@slug/model``); an in-cluster
+    engine that takes Portkey configs can serve only ``custom_host`` targets. Raises :class:`GeneratedConfigError`."""
     if engine.route_selector != "portkey_config_header" or engine.resolves_portkey_providers:
         return
     if config.portkey_targets == "custom_host":
@@ -160,8 +235,9 @@ def check_engine_serves(config: GeneratedConfig, engine: Engine, env_dir: Path) 
     environment = config.environment
     raise GeneratedConfigError(
         f"llm-gateway:engine: {engine.name} cannot serve environment {environment!r}: its generated "
-        f"Portkey configs target {config.portkey_targets} ({configs}), and the OSS Portkey image has no "
-        "virtual keys. Use Portkey's hosted gateway with these configs (engine: litellm in-cluster), or set "
+        f"Portkey configs target {config.portkey_targets} providers (@slug/model: {configs}), and the OSS "
+        "Portkey image has no Model Catalog. Use Portkey's hosted gateway with these configs (engine: litellm "
+        "in-cluster), or set "
         f"`environments.{environment}.portkey_targets: custom_host` in gateway_config/routing.yaml "
         "and run `make generate`."
     )

@@ -67,12 +67,19 @@ REQUEST_LOG_KEY_ESC_PATHS: dict[str, str] = {
 }
 # Secret settings besides the provider and request-log keys: the stack's kubeconfig, from its ESC environment.
 KUBECONFIG_SETTING = "kubeconfig"
-SECRET_SETTINGS: tuple[str, ...] = (*PROVIDER_KEY_SETTINGS, *REQUEST_LOG_KEY_SETTINGS, KUBECONFIG_SETTING)
+# The Portkey admin API key (a secret from ESC, `values.portkey.adminKey`): the Portkey dynamic
+# providers read it from the stack config themselves (program/portkey/api.py), so it never becomes a
+# resource property. Required while `portkeyControlPlane` is on.
+PORTKEY_ADMIN_KEY_SETTING = "portkeyAdminKey"
+# The secrets every stack needs, and every secret setting (all come from ESC).
+REQUIRED_SECRET_SETTINGS: tuple[str, ...] = (*PROVIDER_KEY_SETTINGS, *REQUEST_LOG_KEY_SETTINGS, KUBECONFIG_SETTING)
+SECRET_SETTINGS: tuple[str, ...] = (*REQUIRED_SECRET_SETTINGS, PORTKEY_ADMIN_KEY_SETTING)
 # Where the ESC environments hold what they supply (esc/<stack>.yaml).
 ESC_PATHS: dict[str, str] = {
     **PROVIDER_KEY_ESC_PATHS,
     **REQUEST_LOG_KEY_ESC_PATHS,
     KUBECONFIG_SETTING: "cluster.kubeconfig",
+    PORTKEY_ADMIN_KEY_SETTING: "portkey.adminKey",
     "kubeContext": "cluster.context",
     "litellmImage": "images.litellm",
 }
@@ -85,6 +92,7 @@ OPTIONAL_STRING_SETTINGS = (
     "egressProxy",
     "requestLogPrefix",
     "requestLogEndpoint",
+    "portkeyWorkspaceId",
 )
 # The `fn::secret` value esc/*.yaml ship in place of each key. An environment created from those
 # files and never given its real keys would otherwise deploy this string as an API key.
@@ -159,6 +167,8 @@ _AWS_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]$")
 _IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@_/-]{1,512}$")
 # DER of an RSA SubjectPublicKeyInfo starts with a SEQUENCE and names rsaEncryption (1.2.840.113549.1.1.1).
 _RSA_ENCRYPTION_OID = bytes.fromhex("06092a864886f70d010101")
+_PORTKEY_WORKSPACE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+_LOOPBACK_HTTP = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?/")
 
 
 class SettingsError(Exception):
@@ -287,6 +297,19 @@ def _rsa_public_key(value: str) -> str:
     return value
 
 
+def _portkey_url(value: str) -> str:
+    # The admin API key travels with every call: https, or http to loopback only (a local fake).
+    if not (value.startswith("https://") or _LOOPBACK_HTTP.match(value)) or not value.rstrip("/").endswith("/v1"):
+        raise ValueError(f"not a Portkey API URL (https://…/v1; http only to loopback): {value!r}")
+    return value.rstrip("/")
+
+
+def _portkey_workspace(value: str) -> str:
+    if not _PORTKEY_WORKSPACE.match(value):
+        raise ValueError(f"not a Portkey workspace id or slug (letters, digits, '_', '-'): {value!r}")
+    return value
+
+
 ModulePath = Annotated[str, AfterValidator(_module_path)]
 NamespaceName = Annotated[str, AfterValidator(_dns_label)]
 ObjectName = Annotated[str, AfterValidator(_dns_subdomain)]
@@ -306,6 +329,8 @@ S3EndpointOrigin = Annotated[
     str, _matching(re.compile(r"^https?://[^\s/?#@]+$"), "an http(s) origin without path or credentials")
 ]
 RsaPublicKey = Annotated[str, AfterValidator(_rsa_public_key)]
+PortkeyUrl = Annotated[str, AfterValidator(_portkey_url)]
+PortkeyWorkspace = Annotated[str, AfterValidator(_portkey_workspace)]
 
 
 class StackSettings(BaseModel):
@@ -384,6 +409,14 @@ class StackSettings(BaseModel):
     snowflake_monitor_suspend_immediate_percent: int = Field(default=110, ge=1, le=200)
     snowflake_service_user_public_key: RsaPublicKey
 
+    # Portkey's hosted control plane (components/portkey.py) and the ESC app environment
+    # (components/app_environment.py), for environments whose configs target the Model Catalog.
+    portkey_control_plane: bool = True
+    portkey_base_url: PortkeyUrl = "https://api.portkey.ai/v1"
+    portkey_workspace_id: PortkeyWorkspace | None = None
+    portkey_usage_policies: bool = True
+    esc_app_environment: bool = True
+
     @model_validator(mode="after")
     def _consistent(self) -> StackSettings:
         if self.max_replicas < self.replicas:
@@ -422,6 +455,15 @@ class StackSettings(BaseModel):
                         f"this stack runs the tested version {image_tag(tested)} (the default {tested}); got {image!r}",
                     )
         return self
+
+    def require_portkey_workspace(self) -> str:
+        """The workspace of the Portkey control plane; required once there is one to manage."""
+        if self.portkey_workspace_id is None:
+            raise SettingsError(
+                f"{NAMESPACE}:portkeyWorkspaceId: required while {NAMESPACE}:portkeyControlPlane is true for an "
+                "environment served by Portkey's hosted gateway: the id or slug of the environment's own workspace"
+            )
+        return self.portkey_workspace_id
 
     @property
     def engine_spec(self) -> Engine:
@@ -495,6 +537,11 @@ class LoadedSettings:
     kubeconfig: pulumi.Output[str]
     # env var (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) → secret Output: the request log's S3 credentials
     request_log_keys: dict[str, pulumi.Output[str]]
+
+    @property
+    def managed_by(self) -> str:
+        """The marker objects this stack owns outside Kubernetes carry (Portkey descriptions, ESC comments)."""
+        return f"pulumi {pulumi.get_project()}/{pulumi.get_stack()}"
 
 
 def _raw_namespace_config() -> dict[str, str]:
@@ -614,14 +661,19 @@ def parse_stack_settings(raw: dict[str, Any], stack_name: str, allow_offline_ima
     return settings
 
 
-def provider_key_problems(raw: dict[str, Any], is_secret: Callable[[str], bool], stack_name: str) -> list[str]:
-    """One message per secret setting (provider and request-log keys, kubeconfig) that is unset, the
-    ESC placeholder, or not marked secret.
+def provider_key_problems(
+    raw: dict[str, Any],
+    is_secret: Callable[[str], bool],
+    stack_name: str,
+    keys: tuple[str, ...] = REQUIRED_SECRET_SETTINGS,
+) -> list[str]:
+    """One message per secret setting in ``keys`` (by default those every stack needs: provider and
+    request-log keys, kubeconfig) that is unset, the ESC placeholder, or not marked secret.
 
     The messages name the key, never its value.
     """
     problems = []
-    for key in SECRET_SETTINGS:
+    for key in keys:
         full_key = f"{NAMESPACE}:{key}"
         value = raw.get(key)
         if not isinstance(value, str) or not value.strip():
@@ -647,7 +699,8 @@ def load_settings() -> LoadedSettings:
     stack_name = pulumi.get_stack()
     stack = parse_stack_settings(raw, stack_name, allow_offline_images=_under_mocks())
 
-    problems = provider_key_problems(raw, _is_secret, stack_name)
+    required = (*REQUIRED_SECRET_SETTINGS, *([PORTKEY_ADMIN_KEY_SETTING] if stack.portkey_control_plane else []))
+    problems = provider_key_problems(raw, _is_secret, stack_name, required)
     if problems:
         raise SettingsError("\n".join(problems))
     cluster_problem = kubeconfig_problem(raw[KUBECONFIG_SETTING], stack.kube_context, stack.cluster_server)

@@ -84,7 +84,7 @@ class Engine:
     readiness_probe: Probe
     # Prometheus endpoint, or None when the engine exports no metrics.
     metrics_path: str | None
-    # Whether it resolves Portkey virtual keys / Model Catalog providers (only Portkey's hosted
+    # Whether it resolves Portkey Model Catalog providers (`@slug`; only Portkey's hosted
     # gateway does; neither in-cluster engine can).
     resolves_portkey_providers: bool
     # How a client names the route: the LiteLLM model group (the task), or a Portkey config per request.
@@ -172,7 +172,7 @@ PORTKEY = Engine(
     plain_env=(("NODE_ENV", "production"),),
     # Configs travel per request (x-portkey-config); the pods carry them for clients and reviewers.
     serves=("routing.json", "portkey/*.json"),
-    # The OSS build has no virtual keys: the caller supplies provider credentials per request.
+    # The OSS build has no Model Catalog: the caller supplies provider credentials per request.
     reads_secrets=False,
     # No /health route: TCP probes.
     startup_probe=Probe(None, period_seconds=2, failure_threshold=30),

@@ -30,6 +30,8 @@ REDACTED = "[secret]"
 OFFLINE_SECRET_PLACEHOLDER = "offline-placeholder-not-a-key"
 # The kubeconfig context of the stand-in kubeconfig (no credentials: it cannot reach any cluster).
 OFFLINE_CONTEXT = "offline-plan"
+# The Pulumi organization offline runs are in (what the CLI reports on a self-managed backend).
+OFFLINE_ORGANIZATION = "organization"
 
 Graph = dict[str, Any]
 
@@ -236,7 +238,14 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str], p
 
     _set_cli_config(config, secret_keys)
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False, monitor=ParentRecordingMonitor(mocks))
+    pulumi.runtime.set_mocks(
+        mocks,
+        project=PROJECT,
+        stack=stack,
+        preview=False,
+        monitor=ParentRecordingMonitor(mocks),
+        organization=OFFLINE_ORGANIZATION,
+    )
     entry = program or ROOT / "__main__.py"
     pulumi.runtime.test(lambda: runpy.run_path(str(entry), run_name="__main__"))()
 

@@ -36,6 +36,7 @@ from tools.offline import (
     stack_config,
     unwrap_secrets,
 )
+from tools.pulumi_mocks import ASSET_MARKER
 
 PLAN_MARKER = ".llm-gateway-plan"
 
@@ -86,10 +87,74 @@ def _mounted_objects(pod_spec: dict[str, Any]) -> list[str]:
     return ["reads " + ", ".join(sorted(names))] if names else []
 
 
+def _catalog_models(config: dict[str, Any]) -> list[str]:
+    """The `@slug/model` targets of a Portkey config, in order, each once."""
+    found: list[str] = []
+    for target in config.get("targets") or []:
+        model = (target.get("override_params") or {}).get("model")
+        for name in [model] if model else _catalog_models(target):
+            if name not in found:
+                found.append(name)
+    return found
+
+
+def _portkey_fields(kind: str, inputs: dict[str, Any]) -> list[str]:
+    """Key fields of the Portkey control plane (program/portkey) and the ESC environments."""
+    if kind == "Integration":
+        return [f"slug={inputs.get('slug')} ai_provider={inputs.get('ai_provider_id')} key={inputs.get('key')}"]
+    if kind == "IntegrationWorkspaceAccess":
+        return [f"integration {inputs.get('integration_slug')} enabled in workspace {inputs.get('workspace_id')}"]
+    if kind == "Provider":
+        lines = [f"@{inputs.get('slug')} on integration {inputs.get('integration_id')} in {inputs.get('workspace_id')}"]
+        limits = inputs.get("usage_limits") or {}
+        if limits:
+            alert = f", alert at {limits['alert_threshold']}" if limits.get("alert_threshold") else ""
+            lines.append(f"budget: {limits.get('credit_limit')} USD/{limits.get('periodic_reset')}{alert}")
+        rate = inputs.get("rate_limits")
+        if rate:
+            lines.append(f"rate limit: {rate.get('value')} {rate.get('type')} {rate.get('unit')}")
+        return lines
+    if kind == "Config":
+        config = inputs.get("config") or {}
+        breaker = (config.get("strategy") or {}).get("cb_config") or {}
+        lines = [
+            f"name={inputs.get('name')} slug={inputs.get('slug')}",
+            "targets: " + ", ".join(_catalog_models(config)),
+        ]
+        if breaker:
+            lines.append(
+                f"circuit breaker: {breaker.get('failure_threshold')} failure(s) → out for "
+                f"{breaker.get('cooldown_interval', 0) / 1000:g} s"
+            )
+        return lines
+    if kind == "UsageLimitsPolicy":
+        conditions = ", ".join(f"{c.get('key')}={c.get('value')}" for c in inputs.get("conditions") or [])
+        alert = f", alert at {inputs['alert_threshold']}" if inputs.get("alert_threshold") else ""
+        return [
+            f"name={inputs.get('name')} where {conditions}",
+            f"budget: {inputs.get('credit_limit')} USD/{inputs.get('periodic_reset')}{alert}",
+        ]
+    if kind == "CredentialEnvironment":
+        where = f"{inputs.get('organization')}/{inputs.get('project')}/{inputs.get('name')}"
+        return [f"ESC {where}: values.{'.'.join(inputs.get('path') or [])} = {inputs.get('value')}"]
+    if kind == "Environment":
+        where = f"{inputs.get('organization')}/{inputs.get('project')}/{inputs.get('name')}"
+        text = (inputs.get("yaml") or {}).get(ASSET_MARKER, "") if isinstance(inputs.get("yaml"), dict) else ""
+        document = yaml.safe_load(text) if text else {}
+        variables = sorted(((document or {}).get("values") or {}).get("environmentVariables") or {})
+        return [
+            f"ESC {where}, imports {', '.join((document or {}).get('imports') or [])}",
+            "environmentVariables: " + ", ".join(variables),
+        ]
+    return []
+
+
 def key_fields(resource: dict[str, Any]) -> list[str]:
     """The few fields a reviewer needs per object, secrets redacted."""
     inputs = unwrap_secrets(resource["state"], redact=True)
     kind = _kind(resource["type"])
+    if resource["type"].startswith(("pulumi-python:dynamic/", "pulumiservice:")):
+        return _portkey_fields(kind, inputs)
     spec = inputs.get("spec") or {}
     meta = inputs.get("metadata") or {}
     where = f"{meta.get('namespace')}/{meta.get('name')}" if meta.get("namespace") else meta.get("name")

@@ -27,11 +27,14 @@ from pulumi.runtime.mocks import MockMonitor
 # Pulumi's property-value wire format marks a secret as {SIG_KEY: SECRET_SIG, "value": <value>}.
 SECRET_SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
-# How the recorded graph (JSON) marks a secret value.
+# How the recorded graph (JSON) marks a secret value, and an asset (its text).
 SECRET_MARKER = "__secret__"
+ASSET_MARKER = "__asset__"
 # RecordingMocks' RandomPassword.result is this prefix + the resource name.
 MOCK_PASSWORD_PREFIX = "mock-password-"
 RANDOM_PASSWORD = "random:index/randomPassword:RandomPassword"
+# Portkey generates a saved config's slug on create (program/portkey/config.py): `pc-<name>-<6 hex>`.
+PORTKEY_CONFIG = "pulumi-python:dynamic/portkey:Config"
 
 
 def is_secret_value(value: Any) -> bool:
@@ -42,6 +45,8 @@ def marked(value: Any) -> Any:
     """Pulumi's secret wrappers as ``{"__secret__": value}``, and wire numbers as Python ints."""
     if is_secret_value(value):
         return {SECRET_MARKER: marked(value["value"])}
+    if isinstance(value, pulumi.StringAsset):
+        return {ASSET_MARKER: value.text}
     if isinstance(value, dict):
         return {key: marked(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -99,6 +104,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == RANDOM_PASSWORD:
             # Deterministic and recognisable, so the tests can prove it never leaks.
             state["result"] = f"{MOCK_PASSWORD_PREFIX}{args.name}"
+        if args.typ == PORTKEY_CONFIG:
+            # As Portkey would: derived from the name, so identical runs give identical slugs.
+            digest = hashlib.sha256(str(args.inputs.get("name")).encode()).hexdigest()[:6]
+            state["slug"] = f"pc-{str(args.inputs.get('name')).replace('-', '')[:6]}-{digest}"
         if args.typ.startswith("kubernetes:") and args.custom:
             metadata = dict(state.get("metadata") or {})
             if not metadata.get("name"):

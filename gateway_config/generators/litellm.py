@@ -395,7 +395,7 @@ def request_log_deployment_params(task: ResolvedTask, deployment: Deployment) ->
         "tags": [
             f"{EXPERIMENT_TAG}{experiment}",
             f"{VARIANT_TAG}{CONTROL if branch == CONTROL else 'variant'}",
-            f"{PORTKEY_TAG}{target.virtual_key or target.provider}",
+            f"{PORTKEY_TAG}{target.portkey_provider or target.provider}",
         ]
     }
     return params

@@ -1,16 +1,26 @@
 """`routing.json`: the manifest clients read to find both routes for a task.
 
 A client names a task, never a model: the manifest tells it the LiteLLM model group (in-cluster
-gateway), the Portkey config (hosted gateway; the config slug joins when Portkey configs are
-provisioned), the targets behind them, and the limits it should expect. Embedding tasks run in
-Snowflake Cortex next to the data and say so instead.
+gateway), the Portkey config (hosted gateway; its saved-config slug is created by `pulumi up` and
+published in the ESC app environment), the targets behind them, and the limits it should expect.
+Embedding tasks run in Snowflake Cortex next to the data and say so instead.
+
+For a `model_catalog` environment it also states the Portkey control plane the Pulumi program
+creates: each Model Catalog provider (slug, the integration holding its key, rate limit, credit
+limit) and the budgets Portkey enforces.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from gateway_config.resolve import CORTEX_EMBED_FUNCTIONS, ResolvedEnvironment, ResolvedTarget, ResolvedTask
+from gateway_config.resolve import (
+    CORTEX_EMBED_FUNCTIONS,
+    ResolvedEnvironment,
+    ResolvedPortkeyProvider,
+    ResolvedTarget,
+    ResolvedTask,
+)
 
 
 def cortex_function(target: ResolvedTarget) -> str:
@@ -27,8 +37,8 @@ def _target_entry(target: ResolvedTarget) -> dict[str, Any]:
         "provider_model": target.provider_model,
         "timeout_seconds": target.timeout_seconds,
     }
-    if target.virtual_key is not None:
-        entry["virtual_key"] = target.virtual_key
+    if target.portkey_provider is not None:
+        entry["portkey_provider"] = target.portkey_provider
     return entry
 
 
@@ -103,16 +113,32 @@ def _providers(environment: ResolvedEnvironment) -> dict[str, dict[str, Any]]:
     return dict(sorted(providers.items()))
 
 
+def _portkey_provider_entry(entry: ResolvedPortkeyProvider) -> dict[str, Any]:
+    return {
+        "name": entry.name,
+        "description": entry.description,
+        "provider": entry.provider,
+        "ai_provider_id": entry.ai_provider_id,
+        "integration": entry.integration,
+        "api_key_env": entry.api_key_env,
+        "rate_limit": entry.rate_limit.model_dump(mode="json") if entry.rate_limit else None,
+        "credit_limit_usd_monthly": entry.credit_limit_usd_monthly,
+        "tasks": list(entry.tasks),
+    }
+
+
 def routing_manifest(environment: ResolvedEnvironment) -> dict[str, Any]:
     """The manifest for one environment, as data."""
     return {
         "generated_by": "python -m gateway_config build (from gateway_config/routing.yaml); do not edit",
         "environment": environment.name,
-        # How the generated Portkey configs name their targets: `virtual_key` (only Portkey's hosted
-        # gateway resolves them) or `custom_host` (any Portkey gateway, the OSS one included).
+        # How the generated Portkey configs name their targets: `model_catalog` (`@slug/model`: only
+        # Portkey's hosted gateway resolves them) or `custom_host` (any Portkey gateway, the OSS one included).
         "portkey_targets": environment.portkey_targets,
+        "portkey_providers": {entry.slug: _portkey_provider_entry(entry) for entry in environment.portkey_providers},
         "providers": _providers(environment),
         "budget_usd_monthly": environment.budget_usd_monthly,
+        "budget_alert_threshold_percent": environment.budget_alert_threshold_percent,
         "slos": environment.slos.model_dump(mode="json"),
         # The environment's shared cache (one per gateway, every task that keeps it on shares it).
         "shared_cache": {

@@ -111,12 +111,13 @@ CASES = (
     ),
     Case(
         "key-for-another-provider",
-        "Portkey binds a virtual key to one provider.",
+        "Portkey binds a Model Catalog provider to one AI provider.",
         (("anthropic: prod-claude-primary", "anthropic: prod-gpt4-primary"),),
         (
             (
                 "anthropic: prod-gpt4-primary",
-                "environments.prod.virtual_keys.anthropic: key 'prod-gpt4-primary' does not cover provider 'anthropic'",
+                "environments.prod.portkey_providers.anthropic: "
+                "Portkey provider 'prod-gpt4-primary' does not cover provider 'anthropic'",
             ),
         ),
     ),
@@ -144,8 +145,8 @@ CASES = (
         (("      openrouter: prod-openrouter-exp\n", ""),),
         (
             (
-                148,  # prod's `virtual_keys:`
-                "environments.prod.virtual_keys: no virtual key for provider 'openrouter' "
+                148,  # prod's `portkey_providers:`
+                "environments.prod.portkey_providers: no Portkey provider for provider 'openrouter' "
                 "(task 'experimental' routes to it)",
             ),
         ),
@@ -163,12 +164,13 @@ CASES = (
     ),
     Case(
         "prod-task-on-dev-key",
-        "A prod route must use prod virtual keys only.",
+        "A prod route must use prod Portkey providers only.",
         (("openrouter: prod-openrouter-exp", "openrouter: dev-test-keys  # a local key"),),
         (
             (
                 "dev-test-keys  # a local key",
-                "environments.prod.virtual_keys.openrouter: prod routes must not use the local key 'dev-test-keys'",
+                "environments.prod.portkey_providers.openrouter: "
+                "prod routes must not use the local provider 'dev-test-keys'",
             ),
         ),
     ),
@@ -294,13 +296,13 @@ CASES = (
         ),
     ),
     Case(
-        "undefined-virtual-key",
-        "An environment names a virtual key that is not defined.",
+        "undefined-portkey-provider",
+        "An environment names a Portkey provider that is not defined.",
         (("anthropic: prod-claude-primary", "anthropic: prod-claude-backup"),),
         (
             (
                 "anthropic: prod-claude-backup",
-                "environments.prod.virtual_keys.anthropic: unknown virtual key 'prod-claude-backup' "
+                "environments.prod.portkey_providers.anthropic: unknown Portkey provider 'prod-claude-backup' "
                 "(defined: dev-test-keys, prod-claude-primary, prod-gpt4-primary, prod-openrouter-exp, "
                 "staging-all-providers)",
             ),

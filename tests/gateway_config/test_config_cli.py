@@ -24,7 +24,7 @@ ACCEPTANCE = {
     "retry-attempts-word": "defaults.retry.attempts",
     "undefined-model": "tiers.tier1.targets[1].model",
     "fallback-cycle": "tiers.tier2.fallback_tier",
-    "prod-task-on-staging-key": "environments.prod.virtual_keys.openai",
+    "prod-task-on-staging-key": "environments.prod.portkey_providers.openai",
 }
 
 

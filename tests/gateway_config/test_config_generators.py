@@ -8,6 +8,7 @@ import yaml
 from spec_edits import base_text, edit, valid
 
 from gateway_config.build import render
+from gateway_config.diff import routing_diff
 from gateway_config.generators.portkey import portkey_config
 from gateway_config.resolve import resolve_environment
 
@@ -58,10 +59,21 @@ def test_semantic_cache_embedder_keeps_its_model_timeout() -> None:
 
 def test_fallback_chain_fails_over_at_once_and_retries_only_the_last_target() -> None:
     config = _portkey(base_text(), "prod", "code_generation")
-    assert config["strategy"] == {"mode": "fallback", "on_status_codes": [408, 429, 500, 502, 503, 504]}
+    codes = [408, 429, 500, 502, 503, 504]
+    assert config["strategy"] == {
+        "mode": "fallback",
+        "on_status_codes": codes,
+        # Portkey's hosted circuit breaker: the first failure takes a target out for the cooldown.
+        "cb_config": {"failure_threshold": 1, "cooldown_interval": 30000, "failure_status_codes": codes},
+    }
     assert "retry" not in config  # a top-level retry applies to every target: 7 s per request in an outage
     assert [target["retry"]["attempts"] for target in config["targets"]] == [0, 3]
-    assert [target["virtual_key"] for target in config["targets"]] == ["prod-gpt4-primary", "prod-claude-primary"]
+    # Model Catalog providers by slug, as Portkey's current config schema names them.
+    assert [target["override_params"]["model"] for target in config["targets"]] == [
+        "@prod-gpt4-primary/gpt-4o",
+        "@prod-claude-primary/claude-sonnet-4-5-20250929",
+    ]
+    assert not any("virtual_key" in target or "provider" in target for target in config["targets"])
     assert [target["request_timeout"] for target in config["targets"]] == [25000, 30000]
 
 
@@ -80,7 +92,7 @@ def test_task_overrides_reach_every_runtime() -> None:
 
 def test_experiment_carves_its_share_out_of_the_control() -> None:
     config = _portkey(base_text(), "prod", "chat")
-    assert config["strategy"] == {"mode": "loadbalance"}
+    assert config["strategy"]["mode"] == "loadbalance"
     assert [branch["weight"] for branch in config["targets"]] == [0.9, 0.1]
     litellm = _litellm(base_text(), "prod")
     chat = [d for d in litellm["model_list"] if d["model_name"] == "chat"]
@@ -109,7 +121,9 @@ def test_custom_host_environment_names_provider_and_url() -> None:
         ("openai", "http://127.0.0.1:8090/openai/v1"),
         ("anthropic", "http://127.0.0.1:8090/anthropic/v1"),
     ]
-    assert not any("virtual_key" in target for target in config["targets"])
+    assert not any("virtual_key" in target or "@" in target["override_params"]["model"] for target in config["targets"])
+    # The OSS gateway never registers a circuit breaker: the local configs do not pretend to have one.
+    assert "cb_config" not in config["strategy"]
 
 
 def test_cortex_task_is_in_the_manifest_but_not_in_the_gateways() -> None:
@@ -137,8 +151,8 @@ def test_loadbalance_weight_zero_target_gets_no_first_choice_traffic() -> None:
     config = portkey_config(task)
     assert config["strategy"]["mode"] == "fallback"
     assert [t["override_params"]["model"] for t in config["targets"]][:2] == [
-        "meta-llama/llama-3.3-70b-instruct",
-        "deepseek/deepseek-chat",
+        "@prod-openrouter-exp/meta-llama/llama-3.3-70b-instruct",
+        "@prod-openrouter-exp/deepseek/deepseek-chat",
     ]
 
 
@@ -184,3 +198,65 @@ def test_litellm_retries_only_the_exception_classes_of_the_listed_status_codes()
     }
     # Tasks that follow the defaults are described by the router-level num_retries alone.
     assert _litellm(base_text(), "prod")["router_settings"]["model_group_retry_policy"] == {}
+
+
+def test_model_catalog_manifest_states_each_provider_its_integration_and_credit_limit() -> None:
+    providers = _manifest(base_text(), "prod")["portkey_providers"]
+    assert sorted(providers) == ["prod-claude-primary", "prod-gpt4-primary", "prod-openrouter-exp"]
+    openrouter = providers["prod-openrouter-exp"]
+    assert (openrouter["ai_provider_id"], openrouter["integration"], openrouter["api_key_env"]) == (
+        "openrouter",
+        "llm-gateway-prod-openrouter",
+        "OPENROUTER_API_KEY",
+    )
+    # Only `experimental` reaches OpenRouter, and the base spec gives it no budget: the environment's applies.
+    assert openrouter["tasks"] == ["experimental"] and openrouter["credit_limit_usd_monthly"] == 20000
+    with_budget = edit(
+        base_text(), ("        embeddings: 1000\n", "        embeddings: 1000\n        experimental: 700\n")
+    )
+    assert _manifest(with_budget, "prod")["portkey_providers"]["prod-openrouter-exp"]["credit_limit_usd_monthly"] == 700
+    # A group is one Portkey provider per AI provider; every target names its slug.
+    staging = _manifest(base_text(), "staging")
+    assert sorted(staging["portkey_providers"]) == [
+        f"staging-all-providers-{p}" for p in ("anthropic", "openai", "openrouter")
+    ]
+    assert {t["portkey_provider"] for t in staging["tasks"]["chat"]["targets"]} == {
+        "staging-all-providers-openai",
+        "staging-all-providers-anthropic",
+    }
+    # The OSS gateway has no catalog: nothing to create locally.
+    assert _manifest(base_text(), "local")["portkey_providers"] == {}
+
+
+def test_task_budgets_bound_a_provider_only_when_every_task_reaching_it_has_one() -> None:
+    # openai serves code_generation (6000) and chat / business_intelligence (no budget): no tighter ceiling.
+    assert _manifest(base_text(), "prod")["portkey_providers"]["prod-gpt4-primary"]["credit_limit_usd_monthly"] == 20000
+    text = edit(
+        base_text(),
+        (
+            "        embeddings: 1000\n",
+            "        embeddings: 1000\n        chat: 2000\n"
+            "        business_intelligence: 3000\n        experimental: 500\n",
+        ),
+    )
+    limits = {slug: p["credit_limit_usd_monthly"] for slug, p in _manifest(text, "prod")["portkey_providers"].items()}
+    # openai: 6000 + 3000 + 2000 + 500 (experimental falls back to tier2's gpt-4o-mini)
+    assert limits == {"prod-gpt4-primary": 11500, "prod-claude-primary": 11500, "prod-openrouter-exp": 500}
+
+
+def test_rate_limit_reaches_the_manifest_and_the_diff() -> None:
+    text = edit(
+        base_text(),
+        (
+            "    providers: [openrouter]\n",
+            "    providers: [openrouter]\n    rate_limit:\n      unit: rpm\n      value: 60\n",
+        ),
+    )
+    entry = _manifest(text, "prod")["portkey_providers"]["prod-openrouter-exp"]
+    assert entry["rate_limit"] == {"type": "requests", "unit": "rpm", "value": 60}
+    report = routing_diff(valid(base_text()), valid(text), ["prod"])
+    assert "Portkey provider `@prod-openrouter-exp` rate limit: none → 60 requests rpm" in report
+    budget = edit(base_text(), ("        embeddings: 1000\n", "        embeddings: 1000\n        experimental: 700\n"))
+    assert "Portkey provider `@prod-openrouter-exp` credit limit: 20000 → 700 USD/month" in routing_diff(
+        valid(base_text()), valid(budget), ["prod"]
+    )

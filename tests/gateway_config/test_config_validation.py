@@ -13,6 +13,7 @@ import pytest
 from spec_edits import SPEC_FILE, base_text, edit, line_of, problems, valid
 
 from gateway_config.build import render
+from gateway_config.rules import PORTKEY_SLUG_MESSAGE
 
 SEMANTIC_LAYER = "a semantic cache needs an embedding_model"
 TIERS = "cortex-embeddings, experimental, tier1, tier2"
@@ -327,11 +328,11 @@ SHAPE_CASES = [
         ),
     ),
     case(
-        "virtual-key-environment",
+        "portkey-provider-environment",
         ("    environment: local\n", "    environment: dev\n"),
         (
             "environment: dev",
-            "virtual_keys.dev-test-keys.environment",
+            "portkey_providers.dev-test-keys.environment",
             "Input should be 'staging', 'prod' or 'local' (got 'dev')",
         ),
     ),
@@ -378,7 +379,7 @@ SHAPE_CASES = [
         (
             "portkey_targets: base_url",
             "environments.local.portkey_targets",
-            "Input should be 'virtual_key' or 'custom_host' (got 'base_url')",
+            "Input should be 'model_catalog' or 'custom_host' (got 'base_url')",
         ),
     ),
     case(
@@ -691,38 +692,38 @@ RULE_CASES = [
         ),
     ),
     case(
-        "virtual-key-unknown-provider",
+        "portkey-provider-unknown-provider",
         ("    providers: [openrouter]\n", "    providers: [openrouter, openrouterr]\n"),
         (
             "[openrouter, openrouterr]",
-            "virtual_keys.prod-openrouter-exp.providers[1]",
+            "portkey_providers.prod-openrouter-exp.providers[1]",
             f"unknown provider 'openrouterr' (defined: {PROVIDERS})",
         ),
     ),
     case(
-        "virtual-key-for-cortex",
+        "portkey-provider-for-cortex",
         ("    providers: [openrouter]\n", "    providers: [openrouter, cortex]\n"),
         (
             "[openrouter, cortex]",
-            "virtual_keys.prod-openrouter-exp.providers[1]",
-            "Snowflake Cortex is not reached through Portkey virtual keys",
+            "portkey_providers.prod-openrouter-exp.providers[1]",
+            "Snowflake Cortex is not reached through Portkey's Model Catalog",
         ),
     ),
     case(
-        "virtual-key-provider-twice",
+        "portkey-provider-provider-twice",
         ("    providers: [anthropic]\n", "    providers: [anthropic, anthropic]\n"),
-        ("[anthropic, anthropic]", "virtual_keys.prod-claude-primary.providers", "a provider is listed twice"),
+        ("[anthropic, anthropic]", "portkey_providers.prod-claude-primary.providers", "a provider is listed twice"),
     ),
     case(
-        "virtual-key-group-name-clash",
+        "portkey-provider-group-name-clash",
         (
             "  dev-test-keys:\n",
             "  staging-all-providers-openai:\n    environment: staging\n    providers: [openai]\n  dev-test-keys:\n",
         ),
         (
             "  staging-all-providers-openai:",
-            "virtual_keys.staging-all-providers-openai",
-            "name clashes with the per-provider key of group 'staging-all-providers'",
+            "portkey_providers.staging-all-providers-openai",
+            "name clashes with the per-provider slug of group 'staging-all-providers'",
         ),
     ),
     case(
@@ -749,15 +750,19 @@ RULE_CASES = [
             "      openrouter: prod-openrouter-exp\n",
             "      openrouter: prod-openrouter-exp\n      mistral: prod-openrouter-exp\n",
         ),
-        ("mistral:", "environments.prod.virtual_keys.mistral", f"unknown provider 'mistral' (defined: {PROVIDERS})"),
+        (
+            "mistral:",
+            "environments.prod.portkey_providers.mistral",
+            f"unknown provider 'mistral' (defined: {PROVIDERS})",
+        ),
     ),
     case(
         "env-unknown-key",
         ("      anthropic: prod-claude-primary\n", "      anthropic: prod-claude-secondary\n"),
         (
             "prod-claude-secondary",
-            "environments.prod.virtual_keys.anthropic",
-            f"unknown virtual key 'prod-claude-secondary' (defined: {KEYS})",
+            "environments.prod.portkey_providers.anthropic",
+            f"unknown Portkey provider 'prod-claude-secondary' (defined: {KEYS})",
         ),
     ),
     case(
@@ -765,8 +770,8 @@ RULE_CASES = [
         ("      openai: prod-gpt4-primary\n", "      openai: staging-all-providers\n"),
         (
             "      openai: staging-all-providers\n      anthropic: prod",
-            "environments.prod.virtual_keys.openai",
-            "prod routes must not use the staging key 'staging-all-providers'",
+            "environments.prod.portkey_providers.openai",
+            "prod routes must not use the staging provider 'staging-all-providers'",
         ),
     ),
     case(
@@ -774,8 +779,8 @@ RULE_CASES = [
         ("      anthropic: staging-all-providers\n", "      anthropic: prod-claude-primary  # staging\n"),
         (
             "prod-claude-primary  # staging",
-            "environments.staging.virtual_keys.anthropic",
-            "staging routes must not use the prod key 'prod-claude-primary'",
+            "environments.staging.portkey_providers.anthropic",
+            "staging routes must not use the prod provider 'prod-claude-primary'",
         ),
     ),
     case(
@@ -783,17 +788,17 @@ RULE_CASES = [
         ("      anthropic: prod-claude-primary\n", "      anthropic: prod-gpt4-primary\n"),
         (
             "anthropic: prod-gpt4-primary",
-            "environments.prod.virtual_keys.anthropic",
-            "key 'prod-gpt4-primary' does not cover provider 'anthropic'",
+            "environments.prod.portkey_providers.anthropic",
+            "Portkey provider 'prod-gpt4-primary' does not cover provider 'anthropic'",
         ),
     ),
     case(
         "no-key-for-a-routed-provider",
         ("      openrouter: prod-openrouter-exp\n", ""),
         (
-            "    virtual_keys:\n      openai: prod-gpt4-primary",
-            "environments.prod.virtual_keys",
-            "no virtual key for provider 'openrouter' (task 'experimental' routes to it)",
+            "    portkey_providers:\n      openai: prod-gpt4-primary",
+            "environments.prod.portkey_providers",
+            "no Portkey provider for provider 'openrouter' (task 'experimental' routes to it)",
         ),
     ),
     case(
@@ -804,9 +809,9 @@ RULE_CASES = [
             ("      model: claude-haiku\n", "      model: deepseek-chat\n"),
         ],
         (
-            "    virtual_keys:\n      openai: prod-gpt4-primary",
-            "environments.prod.virtual_keys",
-            "no virtual key for provider 'openrouter' (task 'chat' routes to it)",
+            "    portkey_providers:\n      openai: prod-gpt4-primary",
+            "environments.prod.portkey_providers",
+            "no Portkey provider for provider 'openrouter' (task 'chat' routes to it)",
         ),
     ),
     case(
@@ -816,6 +821,38 @@ RULE_CASES = [
             "embedding: 1000",
             "environments.prod.budgets.tasks.embedding",
             f"unknown task 'embedding' (defined: {TASKS})",
+        ),
+    ),
+    case(
+        "portkey-provider-name-not-a-slug",
+        ("  prod-openrouter-exp:\n    environment: prod", "  prod.openrouter-exp:\n    environment: prod"),
+        ("  prod.openrouter-exp:", "portkey_providers.prod.openrouter-exp", PORTKEY_SLUG_MESSAGE),
+        (
+            "openrouter: prod-openrouter-exp",
+            "environments.prod.portkey_providers.openrouter",
+            "unknown Portkey provider 'prod-openrouter-exp' (defined: dev-test-keys, prod-claude-primary, "
+            "prod-gpt4-primary, prod.openrouter-exp, staging-all-providers)",
+        ),
+    ),
+    case(
+        "portkey-budget-below-minimum",
+        ("        code_generation: 6000\n", "        code_generation: 0.5\n"),
+        (
+            "code_generation: 0.5",
+            "environments.prod.budgets.tasks.code_generation",
+            "Portkey enforces this budget and its smallest limit is 1 USD",
+        ),
+    ),
+    case(
+        "portkey-rate-limit-zero",
+        (
+            "    providers: [openrouter]\n",
+            "    providers: [openrouter]\n    rate_limit:\n      unit: rpm\n      value: 0\n",
+        ),
+        (
+            "value: 0",
+            "portkey_providers.prod-openrouter-exp.rate_limit.value",
+            "Input should be greater than or equal to 1 (got 0)",
         ),
     ),
     case(

@@ -155,21 +155,21 @@ def routing_specs(draw: st.DrawFn) -> dict[str, Any]:
         taken[task_name] += percent
         experiments[f"exp-{index}"] = experiment
 
-    virtual_keys: dict[str, Any] = {}
+    portkey_providers: dict[str, Any] = {}
     environments: dict[str, Any] = {}
     for environment in ENVIRONMENT_NAMES:
         per_provider = draw(st.booleans())
         key_map: dict[str, str] = {}
         if per_provider:
             for provider in gateway_providers:
-                virtual_keys[f"{environment}-{provider}"] = {"environment": environment, "providers": [provider]}
+                portkey_providers[f"{environment}-{provider}"] = {"environment": environment, "providers": [provider]}
                 key_map[provider] = f"{environment}-{provider}"
         else:
-            virtual_keys[f"{environment}-keys"] = {"environment": environment, "providers": gateway_providers}
+            portkey_providers[f"{environment}-keys"] = {"environment": environment, "providers": gateway_providers}
             key_map = dict.fromkeys(gateway_providers, f"{environment}-keys")
-        overlay: dict[str, Any] = {"virtual_keys": key_map, "budgets": {"monthly_usd": 1000}}
+        overlay: dict[str, Any] = {"portkey_providers": key_map, "budgets": {"monthly_usd": 1000}}
         if environment == "local" or draw(st.booleans()):
-            overlay["budgets"]["tasks"] = {task: draw(st.integers(0, 100)) for task in tasks if draw(st.booleans())}
+            overlay["budgets"]["tasks"] = {task: draw(st.integers(1, 100)) for task in tasks if draw(st.booleans())}
         if environment == "local" and draw(st.booleans()):
             overlay["portkey_targets"] = "custom_host"
             overlay["providers"] = {
@@ -197,7 +197,7 @@ def routing_specs(draw: st.DrawFn) -> dict[str, Any]:
             "request_timeout_seconds": draw(timeouts),
         },
         "experiments": experiments,
-        "virtual_keys": virtual_keys,
+        "portkey_providers": portkey_providers,
         "environments": environments,
     }
 
@@ -223,18 +223,18 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _check_chain(targets: list[dict[str, Any]], custom_host: bool, errors: list[str], where: str) -> None:
+def _check_chain(targets: list[dict[str, Any]], catalog: set[str] | None, errors: list[str], where: str) -> None:
     """A fallback list: retries only on the last target, every leaf reachable."""
     for index, target in enumerate(targets):
         if "targets" in target:
-            _check_node(target, custom_host, errors, f"{where}[{index}]")
+            _check_node(target, catalog, errors, f"{where}[{index}]")
             continue
-        _check_leaf(target, custom_host, errors, f"{where}[{index}]")
+        _check_leaf(target, catalog, errors, f"{where}[{index}]")
         if index < len(targets) - 1 and target["retry"]["attempts"] != 0:
             errors.append(f"{where}[{index}]: retries on a target that has a fallback after it")
 
 
-def _check_leaf(target: dict[str, Any], custom_host: bool, errors: list[str], where: str) -> None:
+def _check_leaf(target: dict[str, Any], catalog: set[str] | None, errors: list[str], where: str) -> None:
     attempts = target.get("retry", {}).get("attempts")
     if not (isinstance(attempts, int) and not isinstance(attempts, bool) and 0 <= attempts <= 10):
         errors.append(f"{where}: retry.attempts {attempts!r}")
@@ -243,32 +243,59 @@ def _check_leaf(target: dict[str, Any], custom_host: bool, errors: list[str], wh
         errors.append(f"{where}: request_timeout {timeout!r} is not a positive integer of ms")
     if not isinstance(target.get("override_params", {}).get("model"), str):
         errors.append(f"{where}: override_params.model missing")
-    if custom_host:
-        if "virtual_key" in target or not target.get("provider") or not target.get("custom_host", "").endswith("/v1"):
+    model = str(target.get("override_params", {}).get("model"))
+    if catalog is None:
+        if model.startswith("@") or not target.get("provider") or not target.get("custom_host", "").endswith("/v1"):
             errors.append(f"{where}: custom_host target {target}")
-    elif not isinstance(target.get("virtual_key"), str) or "custom_host" in target:
-        errors.append(f"{where}: virtual_key target {target}")
+        return
+    # A hosted target names a Model Catalog provider the spec gives this environment: `@<slug>/<model>`.
+    slug, _, provider_model = model.removeprefix("@").partition("/")
+    if not model.startswith("@") or slug not in catalog or not provider_model:
+        errors.append(f"{where}: model {model!r} names no Portkey provider of this environment ({sorted(catalog)})")
+    if {"custom_host", "provider", "virtual_key"} & set(target):
+        errors.append(f"{where}: model_catalog target also names a provider or host {target}")
 
 
-def _check_node(node: dict[str, Any], custom_host: bool, errors: list[str], where: str) -> None:
+def _check_circuit_breaker(strategy: dict[str, Any], hosted: bool, errors: list[str], where: str) -> None:
+    """Portkey's documented bounds: failure_threshold >= 1, cooldown_interval >= 30000 ms (both required)."""
+    breaker = strategy.get("cb_config")
+    if not hosted:
+        if breaker is not None:
+            errors.append(f"{where}: cb_config on a custom_host config (the OSS gateway has no circuit breaker)")
+        return
+    if not isinstance(breaker, dict):
+        errors.append(f"{where}: a hosted strategy without cb_config")
+        return
+    threshold, cooldown = breaker.get("failure_threshold"), breaker.get("cooldown_interval")
+    if not (isinstance(threshold, int) and not isinstance(threshold, bool) and threshold >= 1):
+        errors.append(f"{where}: cb_config.failure_threshold {threshold!r}")
+    if not (isinstance(cooldown, int) and not isinstance(cooldown, bool) and cooldown >= 30_000):
+        errors.append(f"{where}: cb_config.cooldown_interval {cooldown!r} (Portkey's minimum is 30000 ms)")
+    codes = breaker.get("failure_status_codes", [])
+    if not all(isinstance(code, int) and 400 <= code <= 599 for code in codes) or 408 not in codes:
+        errors.append(f"{where}: cb_config.failure_status_codes {codes!r} (a hanging target answers 408)")
+
+
+def _check_node(node: dict[str, Any], catalog: set[str] | None, errors: list[str], where: str) -> None:
     mode = node.get("strategy", {}).get("mode")
     if mode not in PORTKEY_MODES:
         errors.append(f"{where}: strategy.mode {mode!r}")
+    _check_circuit_breaker(node.get("strategy", {}), catalog is not None, errors, where)
     if "retry" in node:
         errors.append(f"{where}: a retry on a strategy node applies to every target below it")
     if mode == "fallback":
         if 408 not in node["strategy"].get("on_status_codes", []):
             errors.append(f"{where}: fallback without 408: a hanging target never fails over")
-        _check_chain(node["targets"], custom_host, errors, f"{where}.targets")
+        _check_chain(node["targets"], catalog, errors, f"{where}.targets")
     elif mode == "loadbalance":
         weights = [target.get("weight") for target in node["targets"]]
         if not all(_is_number(weight) and weight >= 0 for weight in weights) or abs(sum(weights) - 1) > 1e-4:
             errors.append(f"{where}: loadbalance weights {weights}")
         for index, target in enumerate(node["targets"]):
             if "targets" in target:
-                _check_node(target, custom_host, errors, f"{where}.targets[{index}]")
+                _check_node(target, catalog, errors, f"{where}.targets[{index}]")
             else:
-                _check_leaf(target, custom_host, errors, f"{where}.targets[{index}]")
+                _check_leaf(target, catalog, errors, f"{where}.targets[{index}]")
 
 
 def _litellm_errors(config: dict[str, Any], gateway_tasks: list[str]) -> list[str]:
@@ -326,7 +353,17 @@ def test_every_valid_spec_renders_deterministic_configs_the_runtimes_accept(data
     spec = _load(data)
     files = render(spec)
     for environment in ENVIRONMENT_NAMES:
-        custom_host = spec.environments[environment].portkey_targets == "custom_host"
+        overlay = spec.environments[environment]
+        # The slugs the spec gives this environment, computed here rather than by the module under test.
+        catalog = (
+            None
+            if overlay.portkey_targets == "custom_host"
+            else {
+                name if len(spec.portkey_providers[name].providers) == 1 else f"{name}-{provider}"
+                for provider, name in overlay.portkey_providers.items()
+                if spec.portkey_providers[name].environment == environment
+            }
+        )
         manifest = json.loads(files[f"{environment}/routing.json"])
         litellm = yaml.load(files[f"{environment}/litellm/config.yaml"], Loader=yaml.CSafeLoader)
         gateway_tasks = [name for name, entry in manifest["tasks"].items() if entry["route"] == "gateway"]
@@ -345,7 +382,7 @@ def test_every_valid_spec_renders_deterministic_configs_the_runtimes_accept(data
         errors: list[str] = []
         for name in gateway_tasks:
             config = json.loads(files[f"{environment}/portkey/{name}.json"])
-            _check_node(config, custom_host, errors, f"{environment}/portkey/{name}")
+            _check_node(config, catalog, errors, f"{environment}/portkey/{name}")
             # the route's retry budget is spent on the last target of each chain
             if config["strategy"]["mode"] == "fallback":
                 assert config["targets"][-1]["retry"]["attempts"] == manifest["tasks"][name]["retry"]["attempts"]

@@ -28,7 +28,7 @@ from tools.offline import ROOT
 
 COMMITTED_TREE = ROOT / "gateway_config" / "generated"
 # Fake provider and request-log keys: tests prove these never reach a ConfigMap, a plain input or an output.
-CANARY_SECRETS: dict[str, str] = {
+KEY_CANARIES: dict[str, str] = {
     "openaiApiKey": "sk-canary-openai-5b1f0c9e2d7a",
     "anthropicApiKey": "sk-canary-anthropic-8c3e6a1f4b20",
     "openrouterApiKey": "sk-canary-openrouter-2e9d7c5a0f13",
@@ -46,6 +46,9 @@ STAGING_KUBECONFIG = yaml.safe_dump(
         "current-context": "staging",
     }
 )
+# The Portkey admin key: read by the dynamic providers from the stack config, never a resource input.
+ADMIN_KEY_CANARY = "pk-canary-admin-9e41b7d03c"
+CANARY_SECRETS: dict[str, str] = {**KEY_CANARIES, "portkeyAdminKey": ADMIN_KEY_CANARY}
 # A provider key rotated in ESC: a new value for one key, everything else as in the prod run.
 ROTATED_SECRETS: dict[str, str] = {**CANARY_SECRETS, "openaiApiKey": "sk-canary-openai-rotated-7d4a19"}
 
@@ -77,12 +80,14 @@ class OfflineRuns:
         generated_dir: Path,
         settings: dict[str, str] | None = None,
         secrets: dict[str, str] | None = None,
+        unset: list[str] | None = None,
     ) -> None:
         self._runs[name] = {
             "stack": stack,
             "generated_dir": str(generated_dir),
             "set": settings or {},
             "secret": CANARY_SECRETS if secrets is None else secrets,
+            "unset": unset or [],
         }
 
     def launch(self) -> None:
@@ -182,8 +187,8 @@ def offline_runs(
     runs.add("prod-unchanged-copy", "prod", unchanged_copy_root)
     runs.add("prod-routing-changed", "prod", changed_routing_root)
     runs.add("prod-key-rotated", "prod", generated_root, secrets=ROTATED_SECRETS)
-    # The committed staging configs target virtual_key: the OSS Portkey image cannot serve them.
-    runs.add("staging-portkey-virtual-keys", "staging", generated_root, settings={"engine": "portkey"})
+    # The committed staging configs target the Model Catalog: the OSS Portkey image cannot serve them.
+    runs.add("staging-portkey-model-catalog", "staging", generated_root, settings={"engine": "portkey"})
     runs.add("staging-portkey", "staging", custom_host_staging_root, settings={"engine": "portkey"})
     runs.add("prod-bad-settings", "prod", generated_root, settings={"replicaz": "3", "maxReplicas": "three"})
     runs.add("prod-plain-key", "prod", generated_root, secrets={}, settings=CANARY_SECRETS)
@@ -205,6 +210,24 @@ def offline_runs(
             "egressProxy": "http://squid.egress.svc.cluster.local:3128",
             "corsOrigins": '["https://app.example.com","https://admin.example.com"]',
         },
+    )
+    runs.add("prod-no-usage-policies", "prod", generated_root, settings={"portkeyUsagePolicies": "false"})
+    runs.add("prod-no-workspace", "prod", generated_root, settings={"portkeyWorkspaceId": ""})
+    runs.add(
+        "prod-admin-key-placeholder",
+        "prod",
+        generated_root,
+        secrets={**CANARY_SECRETS, "portkeyAdminKey": ESC_PLACEHOLDER},
+    )
+    # Without a control plane to manage, no admin key is needed at all.
+    no_admin_key = {key: value for key, value in CANARY_SECRETS.items() if key != "portkeyAdminKey"}
+    runs.add(
+        "prod-no-control-plane",
+        "prod",
+        generated_root,
+        settings={"portkeyControlPlane": "false"},
+        secrets=no_admin_key,
+        unset=["portkeyAdminKey"],
     )
     runs.launch()
     yield runs

@@ -16,6 +16,7 @@ AUTO_NAMED = {
     ("ConfigMap", "llm-gateway-config"),
     ("Secret", "llm-gateway-provider-keys"),
     ("Secret", "llm-gateway-master-key-secret"),
+    ("Secret", "llm-gateway-application-key-secret"),
     ("Secret", "llm-gateway-redis-cache-auth"),
     ("Secret", "llm-gateway-redis-state-auth"),
     ("Secret", "llm-gateway-request-log-keys"),

@@ -80,6 +80,35 @@ def test_prod_plan_lists_the_acceptance_objects(plans: dict[str, tuple[str, Path
     assert elapsed < PLAN_BUDGET_SECONDS
 
 
+def test_prod_plan_lists_the_portkey_control_plane_and_the_esc_app_environment(
+    plans: dict[str, tuple[str, Path, float]],
+) -> None:
+    stdout, _, _ = plans["prod"]
+    for needle in (
+        "pulumi-python:dynamic/portkey:Integration  llm-gateway-portkey-integration-openai",
+        "slug=llm-gateway-prod-openai ai_provider=openai key=[secret]",
+        "integration llm-gateway-prod-openai enabled in workspace llm-gateway-prod",
+        "pulumi-python:dynamic/portkey:Provider  llm-gateway-portkey-provider-prod-openrouter-exp",
+        "@prod-openrouter-exp on integration llm-gateway-prod-openrouter in llm-gateway-prod",
+        "budget: 1000 USD/monthly, alert at 800",
+        "rate limit: 300 requests rpm",
+        "pulumi-python:dynamic/portkey:Config  llm-gateway-portkey-config-chat",
+        "targets: @prod-gpt4-primary/gpt-4o-mini, @prod-claude-primary/claude-haiku-4-5-20251001",
+        "circuit breaker: 1 failure(s) → out for 30 s",
+        "pulumi-python:dynamic/portkey:UsageLimitsPolicy  llm-gateway-portkey-budget-environment",
+        "budget: 20000 USD/monthly, alert at 16000",
+        "pulumiservice:index:Environment  llm-gateway-app-environment-environment",
+        "ESC organization/llm-gateway/prod-app, imports llm-gateway/prod-app-credential",
+        "ESC organization/llm-gateway/prod-app-credential: values.gateway.applicationKey = [secret]",
+        "escAppEnvironment = llm-gateway/prod-app",
+    ):
+        assert needle in stdout, needle
+    # The staging environment's objects are not in the prod plan.
+    assert "staging-all-providers" not in stdout and "llm-gateway-staging-" not in stdout
+    slugs = re.search(r"portkeyConfigSlugs = (\{.*\})", stdout)
+    assert slugs and "None" not in slugs.group(1)
+
+
 def test_staging_plan_shows_the_smaller_sizing(
     offline_runs: Any, capsys: pytest.CaptureFixture[str], canary_values: list[str]
 ) -> None:

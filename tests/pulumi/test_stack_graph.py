@@ -63,6 +63,8 @@ COMPONENTS = {
     "llm-gateway:index:RedisCache",
     "llm-gateway:index:Gateway",
     "llm-gateway:index:Analytics",
+    "llm-gateway:index:PortkeyControlPlane",
+    "llm-gateway:index:AppEnvironment",
 }
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
@@ -80,7 +82,8 @@ def test_every_expected_object_exists(stack_graph: dict[str, Any]) -> None:
     assert _kinds_and_names(stack_graph) == EXPECTED_OBJECTS | auto | {("Namespace", _ns(stack_graph))}
     types = Counter(resource["type"] for resource in stack_graph["resources"])
     assert set(types) >= COMPONENTS
-    assert types["random:index/randomPassword:RandomPassword"] == 3  # master key + two Redis passwords
+    # master key, application key, two Redis passwords
+    assert types["random:index/randomPassword:RandomPassword"] == 4
 
 
 def test_names_are_unique(stack_graph: dict[str, Any]) -> None:
@@ -405,22 +408,22 @@ def test_outputs(stack_graph: dict[str, Any], generated_root: Path) -> None:
     assert not any(output["secret"] for output in outputs.values())
 
 
-def test_portkey_engine_is_refused_where_configs_use_virtual_keys(offline_runs: Any) -> None:
-    # The committed staging configs target virtual_key, which only Portkey's hosted gateway resolves.
-    run = offline_runs.get("staging-portkey-virtual-keys")
+def test_portkey_engine_is_refused_where_configs_use_the_model_catalog(offline_runs: Any) -> None:
+    # The committed staging configs target Model Catalog providers, which only Portkey's hosted gateway resolves.
+    run = offline_runs.get("staging-portkey-model-catalog")
     assert run.returncode == 2, run.stderr
     assert "Traceback" not in run.stderr and run.stdout == ""
     first, message = run.stderr.splitlines()
     assert first == "error: invalid configuration for stack 'staging':"
     assert message.startswith("llm-gateway:engine: portkey cannot serve environment 'staging'")
-    for fragment in ("portkey/chat.json", "no virtual keys", "hosted gateway", "portkey_targets: custom_host"):
+    for fragment in ("portkey/chat.json", "no Model Catalog", "hosted gateway", "portkey_targets: custom_host"):
         assert fragment in message, fragment
 
 
 def test_portkey_engine(offline_runs: Any, custom_host_staging_root: Path) -> None:
     # The OSS image serves a tree whose Portkey configs name their hosts (custom_host).
     for path in (custom_host_staging_root / "staging" / "portkey").glob("*.json"):
-        assert "virtual_key" not in path.read_text() and "custom_host" in path.read_text(), path
+        assert '"@' not in path.read_text() and "custom_host" in path.read_text(), path
     graph = offline_runs.graph("staging-portkey")
     spec = container(graph, "Deployment", GATEWAY)
     assert spec["image"].startswith("portkeyai/gateway:")
@@ -429,7 +432,7 @@ def test_portkey_engine(offline_runs: Any, custom_host_staging_root: Path) -> No
     for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
         assert spec[probe]["tcpSocket"] == {"port": "http"}
     assert spec["ports"][0]["containerPort"] == 8787
-    # OSS Portkey has no virtual keys and reads no keys from env: none are mounted.
+    # OSS Portkey has no Model Catalog and reads no keys from env: none are mounted.
     assert not any("API_KEY" in name for name in env_by_name(spec))
     assert not objects(graph, "ServiceMonitor")  # no /metrics in the OSS build
     data = auto_named(graph, "ConfigMap", CONFIG)["data"]

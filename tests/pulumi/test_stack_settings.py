@@ -120,12 +120,29 @@ def test_misspelled_key_is_named_with_a_suggestion() -> None:
             "must be >= snowflakeMonitorSuspendPercent",
         ),
         ({"requestLogBucket": ""}, "llm-gateway:requestLogBucket", "not an S3 bucket name"),
+        # The admin key travels with every call: https only, except to loopback (a local fake).
+        ({"portkeyBaseUrl": "http://api.portkey.ai/v1"}, "llm-gateway:portkeyBaseUrl", "not a Portkey API URL"),
+        ({"portkeyBaseUrl": "https://api.portkey.ai"}, "llm-gateway:portkeyBaseUrl", "https://…/v1"),
+        ({"portkeyWorkspaceId": "my workspace"}, "llm-gateway:portkeyWorkspaceId", "not a Portkey workspace"),
+        ({"portkeyUsagePolicies": "sometimes"}, "llm-gateway:portkeyUsagePolicies", "valid boolean"),
     ],
 )
 def test_ill_typed_settings_name_the_key(raw: dict[str, str], key: str, fragment: str) -> None:
     message = _error(raw)
     assert message.startswith(f"{key}: "), message
     assert fragment in message
+
+
+def test_portkey_settings_defaults_and_loopback() -> None:
+    settings = _parse({"portkeyBaseUrl": "http://127.0.0.1:8787/v1/"}, "staging")
+    assert settings.portkey_base_url == "http://127.0.0.1:8787/v1" and settings.portkey_control_plane
+    assert settings.portkey_usage_policies and settings.esc_app_environment
+    with pytest.raises(SettingsError) as caught:
+        settings.require_portkey_workspace()
+    assert str(caught.value).startswith("llm-gateway:portkeyWorkspaceId: required while")
+    assert _parse({"portkeyWorkspaceId": "llm-gateway-prod"}, "prod").require_portkey_workspace() == (
+        "llm-gateway-prod"
+    )
 
 
 def test_unknown_stack_needs_an_environment() -> None:
@@ -250,12 +267,12 @@ def _portkey_tree(root: Path, portkey_targets: str) -> Path:
 
 
 def test_portkey_engine_needs_custom_host_configs(tmp_path: Path) -> None:
-    keys = _portkey_tree(tmp_path / "keys", "virtual_key")
+    keys = _portkey_tree(tmp_path / "keys", "model_catalog")
     with pytest.raises(GeneratedConfigError) as caught:
         load_generated_config("staging", PORTKEY, keys)
     message = str(caught.value)
     assert message.startswith("llm-gateway:engine: portkey cannot serve environment 'staging'")
-    assert "(portkey/chat.json, portkey/code_generation.json)" in message
+    assert "(@slug/model: portkey/chat.json, portkey/code_generation.json)" in message
     assert "environments.staging.portkey_targets: custom_host" in message
 
     hosts = _portkey_tree(tmp_path / "hosts", "custom_host")
