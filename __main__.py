@@ -40,7 +40,11 @@ in_namespace = pulumi.ResourceOptions(depends_on=[namespace])
 
 secrets = GatewaySecrets(
     NAME,
-    GatewaySecretsArgs(namespace=namespace.namespace_name, provider_keys=loaded.provider_keys.by_env_var),
+    GatewaySecretsArgs(
+        namespace=namespace.namespace_name,
+        provider_keys=loaded.provider_keys.by_env_var,
+        applications=generated.applications,
+    ),
     opts=in_namespace,
 )
 
@@ -90,3 +94,5 @@ pulumi.export("gatewayUrl", gateway.url)
 pulumi.export("gatewayServiceName", gateway.service_name)
 pulumi.export("configChecksum", gateway.config_checksum)
 pulumi.export("redisServiceName", redis.service_name)
+# Where each application's key lives (a Secret per application); the keys themselves are never exported.
+pulumi.export("applicationKeySecrets", {name: ref.secret_name for name, ref in secrets.application_keys.items()})

@@ -31,7 +31,7 @@ SERVICE_PORT = 80
 
 
 class MissingProviderKeyError(ValueError):
-    """The generated routes read a provider key the stack does not supply."""
+    """The generated routes read a provider key (or an application's key) the stack does not supply."""
 
 
 @dataclass(frozen=True)
@@ -121,12 +121,21 @@ class Gateway(pulumi.ComponentResource):
                 f"the generated routes of {args.generated.environment!r} read {', '.join(missing)}, "
                 "which no llm-gateway:*ApiKey setting supplies"
             )
+        applications = args.secrets.application_keys
+        unkeyed = [name for name in args.generated.applications if name not in applications]
+        if unkeyed:
+            raise MissingProviderKeyError(
+                f"the generated config of {args.generated.environment!r} names applications {', '.join(unkeyed)}, "
+                "for which GatewaySecrets generated no key"
+            )
         return [
             k8s.core.v1.EnvVarArgs(name=REDIS_HOST, value=args.redis.host),
             k8s.core.v1.EnvVarArgs(name=REDIS_PORT, value=str(args.redis.port)),
             args.redis.password.env(REDIS_PASSWORD),
             *(provided[var].env(var) for var in args.generated.provider_key_env_vars),
             args.secrets.master_key.env(MASTER_KEY),
+            # The auth hook maps each application's key to the tasks it may use.
+            *(applications[name].env(var) for name, var in args.generated.applications.items()),
         ]
 
     def _container(self) -> k8s.core.v1.ContainerArgs:

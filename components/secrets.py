@@ -1,10 +1,16 @@
-"""Kubernetes Secrets for the gateway: provider API keys from ESC and a generated admin (master) key.
+"""Kubernetes Secrets for the gateway: provider API keys from ESC, a generated admin (master) key, and
+a generated key per client application.
 
 The provider keys reach the program as secret stack config (the stack files import an ESC
 environment whose ``pulumiConfig`` maps ``fn::secret`` values onto ``llm-gateway:*ApiKey``), so
 they stay encrypted in state and redacted in previews. The LiteLLM master key is generated here
 and never leaves the cluster except through Pulumi's encrypted state. Every value is written as
 ``string_data`` from a secret Output: nothing passes through plain text.
+
+Each application named in the spec (``applications`` in routing.json) gets its own key, in a Secret
+of its own; the gateway reads it from the variable routing.json names and its auth hook lets that key
+use the application's tasks only. The keys are also exposed as secret Outputs, for whoever hands them
+to the applications (an ESC environment per application, say).
 
 The Secrets are auto-named (see :func:`program.kube.opaque_secret`): a rotated key in ESC creates a
 new Secret on ``pulumi up``, the gateway pods roll onto it, and the old Secret goes last.
@@ -13,7 +19,7 @@ new Secret on ``pulumi up``, the gateway pods roll onto it, and the old Secret g
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 
@@ -28,14 +34,20 @@ class GatewaySecretsArgs:
     namespace: pulumi.Input[str]
     # env var name (OPENAI_API_KEY, ...) → secret Output holding the key
     provider_keys: Mapping[str, pulumi.Output[str]]
+    # application → the env var the gateway reads its key from (GeneratedConfig.applications)
+    applications: Mapping[str, str] = field(default_factory=dict)
 
 
 class GatewaySecrets(pulumi.ComponentResource):
-    """Provider keys and the LiteLLM master key as Kubernetes Secrets, keyed by env var name."""
+    """Provider keys, the LiteLLM master key and the application keys as Kubernetes Secrets."""
 
     # env var → where the pod reads it
     provider_keys: dict[str, SecretKeyRef]
     master_key: SecretKeyRef
+    # application → where the pod reads its key (the reference's key is the env var name)
+    application_keys: dict[str, SecretKeyRef]
+    # application → its key, as a secret Output (for consumers that hand keys to applications)
+    application_key_values: dict[str, pulumi.Output[str]]
 
     def __init__(self, name: str, args: GatewaySecretsArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-gateway:index:GatewaySecrets", name, None, opts)
@@ -47,8 +59,19 @@ class GatewaySecrets(pulumi.ComponentResource):
         self.master_key = opaque_secret(
             f"{name}-master-key-secret", args.namespace, labels, {MASTER_KEY: master_key}, self
         )[MASTER_KEY]
+        self.application_key_values = {}
+        self.application_keys = {}
+        for application, key_env in sorted(args.applications.items()):
+            key = generated_password(f"{name}-app-{application}-key", 48, self, prefix="sk-app-")
+            self.application_key_values[application] = key
+            self.application_keys[application] = opaque_secret(
+                f"{name}-app-{application}-secret", args.namespace, labels, {key_env: key}, self
+            )[key_env]
         self.register_outputs(
             {
+                "application_key_secret_names": {
+                    application: ref.secret_name for application, ref in self.application_keys.items()
+                },
                 "provider_keys_secret_name": next(iter(self.provider_keys.values())).secret_name
                 if self.provider_keys
                 else None,

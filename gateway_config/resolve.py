@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from gateway_config.prices import Price, model_price
+from gateway_config.runtime_env import application_key_env
 from gateway_config.spec import (
     Cache,
     CacheOverride,
@@ -98,6 +99,16 @@ class ResolvedTask:
 
 
 @dataclass(frozen=True)
+class ResolvedApplication:
+    """A client application: the tasks its key may use and the variable the gateway reads the key from."""
+
+    name: str
+    description: str
+    tasks: tuple[str, ...]
+    key_env: str
+
+
+@dataclass(frozen=True)
 class ResolvedEnvironment:
     name: str
     portkey_targets: str
@@ -106,6 +117,7 @@ class ResolvedEnvironment:
     budget_usd_monthly: float
     slos: Slos
     cache_embedding_target: ResolvedTarget | None
+    applications: tuple[ResolvedApplication, ...] = ()
 
     @property
     def gateway_tasks(self) -> tuple[ResolvedTask, ...]:
@@ -310,4 +322,8 @@ def resolve_environment(spec: RoutingSpec, environment: str) -> ResolvedEnvironm
         )
         if embedding_model
         else None,
+        applications=tuple(
+            ResolvedApplication(name, application.description, tuple(application.tasks), application_key_env(name))
+            for name, application in sorted(spec.applications.items())
+        ),
     )

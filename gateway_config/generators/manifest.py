@@ -88,6 +88,19 @@ def _providers(environment: ResolvedEnvironment) -> dict[str, dict[str, Any]]:
     return dict(sorted(providers.items()))
 
 
+def _applications(environment: ResolvedEnvironment) -> dict[str, dict[str, Any]]:
+    """Who may call the in-cluster gateway: each application's tasks and the variable holding its key
+    (the Pulumi program generates the keys into Secrets; the gateway's auth hook reads this section)."""
+    return {
+        application.name: {
+            "description": application.description,
+            "tasks": list(application.tasks),
+            "key_env": application.key_env,
+        }
+        for application in environment.applications
+    }
+
+
 def routing_manifest(environment: ResolvedEnvironment) -> dict[str, Any]:
     """The manifest for one environment, as data."""
     return {
@@ -100,4 +113,5 @@ def routing_manifest(environment: ResolvedEnvironment) -> dict[str, Any]:
         "budget_usd_monthly": environment.budget_usd_monthly,
         "slos": environment.slos.model_dump(mode="json"),
         "tasks": {task.name: _task_entry(task) for task in environment.tasks},
+        "applications": _applications(environment),
     }

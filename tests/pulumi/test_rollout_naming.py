@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_graph import AUTO_NAMED, auto_named, container, generated_name, one
+from pulumi_graph import APPLICATION_SECRETS, AUTO_NAMED, auto_named, container, generated_name, one
 
 from program.generated_tree import load_generated_config
 from runtime.engines import LITELLM
@@ -49,7 +49,8 @@ def test_config_maps_and_secrets_carry_no_fixed_name(stack_graph: dict[str, Any]
 def test_pods_take_the_names_from_the_objects_outputs(stack_graph: dict[str, Any]) -> None:
     assert _config_map_read(stack_graph) == generated_name(stack_graph, "ConfigMap", CONFIG)
     assert _secrets_read(stack_graph, "Deployment", GATEWAY) == {
-        generated_name(stack_graph, "Secret", logical) for logical in (PROVIDER_KEYS, MASTER_KEY, REDIS_AUTH)
+        generated_name(stack_graph, "Secret", logical)
+        for logical in (PROVIDER_KEYS, MASTER_KEY, REDIS_AUTH, *APPLICATION_SECRETS)
     }
     assert _secrets_read(stack_graph, "StatefulSet", REDIS) == {generated_name(stack_graph, "Secret", REDIS_AUTH)}
 
