@@ -41,6 +41,15 @@ generate: $(STAMP) ## regenerate gateway_config/generated/ from the spec (commit
 check: $(STAMP) ## fail if the committed generated tree is stale
 	$(PY) -m gateway_config check
 
+# The spec as it is at BASE (a git ref), against the working tree's: the PR description's summary.
+BASE ?= main
+.PHONY: diff
+diff: $(STAMP) ## markdown summary of the routing change since BASE (a git ref, default main) for the PR description
+	@base=$$(mktemp --suffix=.routing.yaml) && trap 'rm -f "$$base"' EXIT && \
+	if ! git show "$(BASE):gateway_config/routing.yaml" > "$$base" 2>/dev/null; then \
+		echo "BASE=$(BASE): no gateway_config/routing.yaml at that git ref" >&2; exit 2; fi && \
+	$(PY) -m gateway_config diff --base-spec "$$base"
+
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -127,8 +136,10 @@ unknown-engine:
 	@echo "ENGINE=$(ENGINE): choose one of $(ENGINES)" >&2; exit 2
 
 # Only the chosen engine's runtime (no npm for LiteLLM, no Python venv for Portkey), Redis if possible.
+# The servers' logs are kept after Ctrl-C (the path is printed); DISCARD_LOGS=1 deletes them.
+DISCARD_LOGS ?= 0
 run: $(STAMP) $(ENGINE_RUNTIME) runtime-redis-optional ## start mock provider, Redis and the gateway (ENGINE=litellm|portkey) on 127.0.0.1; Ctrl-C stops all
-	$(PY) -m local.run --engine $(ENGINE)
+	$(PY) -m local.run --engine $(ENGINE) $(if $(filter-out 0,$(DISCARD_LOGS)),--discard-logs)
 
 smoke: $(STAMP) $(ENGINE_RUNTIME) runtime-redis-optional ## bounded: start everything, one request per routed task, stop; exit 0 if all answered
 	timeout --kill-after=10 $(SMOKE_TIMEOUT) $(PY) -m local.run --smoke --engine $(ENGINE)

@@ -105,13 +105,15 @@ def client_notes(engine: Engine, env: LocalEnvironment, gateway_url: str, keys: 
             "is forwarded to the config's first target and lists that provider's models, not the tasks.",
             "Embeddings run in Snowflake Cortex (routing.json), never through this gateway.",
         ]
+    tasks = env.gateway_tasks()
+    example_key = keys / f"{(application_for(env, tasks[0]) if tasks else None) or ADMIN_KEY_FILE}.key"
     lines = [f"Application keys for this run (files readable by you only, deleted on exit): {keys}/"]
     for name in sorted(env.application_keys):
         lines.append(f"  {name + '.key':<28} tasks: {', '.join(env.application_tasks(name))}")
     lines += [
         f"  {ADMIN_KEY_FILE + '.key':<28} the administrators' (master) key: every route; not for applications",
-        f"SDKs: base URL {gateway_url}/v1 (the Anthropic SDK's: {gateway_url}) and a key read from its file;",
-        "see docs/client-api.md.",
+        "For the SDKs (docs/client-api.md), in your shell; the key goes from its file to the environment:",
+        f'  export LLM_GATEWAY_URL={gateway_url} LLM_GATEWAY_KEY="$(cat {shlex.quote(str(example_key))})"',
     ]
     return lines
 
