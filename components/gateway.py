@@ -112,22 +112,24 @@ class Gateway(pulumi.ComponentResource):
         )
 
     def _secret_env(self) -> list[k8s.core.v1.EnvVarArgs]:
-        """Redis, the provider keys the generated routes read, and the admin key: all by reference."""
+        """Redis, the provider keys the generated routes read, the admin key and each application's key:
+        all by reference."""
         args = self._args
+        environment = args.generated.environment
         provided = args.secrets.provider_keys
-        missing = [var for var in args.generated.provider_key_env_vars if var not in provided]
-        if missing:
-            raise MissingProviderKeyError(
-                f"the generated routes of {args.generated.environment!r} read {', '.join(missing)}, "
-                "which no llm-gateway:*ApiKey setting supplies"
-            )
         applications = args.secrets.application_keys
-        unkeyed = [name for name in args.generated.applications if name not in applications]
-        if unkeyed:
-            raise MissingProviderKeyError(
-                f"the generated config of {args.generated.environment!r} names applications {', '.join(unkeyed)}, "
-                "for which GatewaySecrets generated no key"
-            )
+        for unsupplied, message in (
+            (
+                [var for var in args.generated.provider_key_env_vars if var not in provided],
+                f"the generated routes of {environment!r} read {{}}, which no llm-gateway:*ApiKey setting supplies",
+            ),
+            (
+                [name for name in args.generated.applications if name not in applications],
+                f"the generated config of {environment!r} names applications {{}}, for which no key was generated",
+            ),
+        ):
+            if unsupplied:
+                raise MissingProviderKeyError(message.format(", ".join(unsupplied)))
         return [
             k8s.core.v1.EnvVarArgs(name=REDIS_HOST, value=args.redis.host),
             k8s.core.v1.EnvVarArgs(name=REDIS_PORT, value=str(args.redis.port)),
