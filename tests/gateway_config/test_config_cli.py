@@ -233,27 +233,24 @@ def _assert_well_formed_markdown(markdown: str) -> None:
 
 
 def test_diff_folds_identical_environments_and_describes_a_new_task(tmp_path: Path) -> None:
-    # A new task everywhere (the same in every environment) and a timeout change in prod only.
+    # A new task with the defaults: the same in staging and prod, other limits in local (its overlay).
     after = edit(
-        base_text(),
-        (
-            "  chat:\n    tier: tier2\n",
-            "  chat:\n    tier: tier2\n  summaries:\n    tier: tier2\n    request_timeout_seconds: 12\n"
-            "    cache: {mode: simple, ttl_seconds: 600}\n",
-        ),
+        base_text(), ("  chat:\n    tier: tier2\n", "  chat:\n    tier: tier2\n  summaries:\n    tier: tier2\n")
     )
     markdown = _diff(tmp_path, after)
     _assert_well_formed_markdown(markdown)
-    assert markdown.count("- **summaries**") == 2  # staging and prod fold; local (other defaults) differs
-    assert "### staging, prod" in markdown and "### local" in markdown
-    section = markdown[markdown.index("### staging, prod") : markdown.index("### local")]
+    assert markdown.count("- **summaries**") == 2
+    assert "### staging, prod\n" in markdown and "### local\n" in markdown
+    folded = markdown[markdown.index("### staging, prod") : markdown.index("### local")]
+    local = markdown[markdown.index("### local") :]
     for line in (
         "  - task added: openai/gpt-4o-mini → anthropic/claude-haiku-4-5-20251001",
-        "  - request timeout: 12 s",
-        "  - cache: simple, ttl 600 s",
+        "  - request timeout: 30 s",
+        "  - cache: semantic, ttl 3600 s, similarity 0.95",
         "  - retry: 3 attempts on 429, 500, 502, 503, 504",
     ):
-        assert line in section.splitlines(), f"{line!r} not in\n{markdown}"
+        assert line in folded.splitlines(), f"{line!r} not in\n{markdown}"
+    assert "  - request timeout: 5 s" in local.splitlines() and "  - cache: simple, ttl 3600 s" in local.splitlines()
 
     prod_only = edit(after, ("        code_generation: 6000\n", "        code_generation: 7000\n"))
     markdown = _diff(tmp_path, prod_only)
