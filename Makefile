@@ -41,6 +41,19 @@ generate: $(STAMP) ## regenerate gateway_config/generated/ from the spec (commit
 check: $(STAMP) ## fail if the committed generated tree is stale
 	$(PY) -m gateway_config check
 
+# The spec as it is at BASE (a git ref), against the working tree's: `make diff` and `make cost` run
+# $(1) with that spec in the temporary file "$$base".
+BASE ?= main
+define with_base_spec
+@base=$$(mktemp --suffix=.routing.yaml) && trap 'rm -f "$$base"' EXIT && \
+if ! git show "$(BASE):gateway_config/routing.yaml" > "$$base" 2>/dev/null; then \
+	echo "BASE=$(BASE): no gateway_config/routing.yaml at that git ref" >&2; exit 2; fi && \
+$(1)
+endef
+.PHONY: diff
+diff: $(STAMP) ## markdown summary of the routing change since BASE (a git ref, default main) for the PR description
+	$(call with_base_spec,$(PY) -m gateway_config diff --base-spec "$$base")
+
 lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -59,8 +72,8 @@ bench-build: $(STAMP) ## time the generator on the real spec and a synthetic 1,0
 
 .PHONY: cost
 REQUESTS ?= gateway_config/samples/requests-week.csv
-cost: $(STAMP) ## projected monthly cost of the spec from past requests (REQUESTS=file; BASE=spec to compare with)
-	$(PY) -m gateway_config cost --requests $(REQUESTS) $(if $(BASE),--base-spec $(BASE))
+cost: $(STAMP) ## projected monthly cost of the spec from past requests (REQUESTS=file), against the spec at BASE (a git ref, default main)
+	$(call with_base_spec,$(PY) -m gateway_config cost --requests $(REQUESTS) --base-spec "$$base")
 
 .PHONY: plan
 STACK ?= staging
@@ -137,8 +150,10 @@ unknown-engine:
 	@echo "ENGINE=$(ENGINE): choose one of $(ENGINES)" >&2; exit 2
 
 # Only the chosen engine's runtime (no npm for LiteLLM, no Python venv for Portkey), Redis if possible.
+# The servers' logs are kept after Ctrl-C (the path is printed); DISCARD_LOGS=1 deletes them.
+DISCARD_LOGS ?= 0
 run: $(STAMP) $(ENGINE_RUNTIME) runtime-redis-optional ## start mock provider, Redis and the gateway (ENGINE=litellm|portkey) on 127.0.0.1; Ctrl-C stops all
-	$(PY) -m local.run --engine $(ENGINE)
+	$(PY) -m local.run --engine $(ENGINE) $(if $(filter-out 0,$(DISCARD_LOGS)),--discard-logs)
 
 smoke: $(STAMP) $(ENGINE_RUNTIME) runtime-redis-optional ## bounded: start everything, one request per routed task, stop; exit 0 if all answered
 	timeout --kill-after=10 $(SMOKE_TIMEOUT) $(PY) -m local.run --smoke --engine $(ENGINE)

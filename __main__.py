@@ -58,6 +58,7 @@ secrets = GatewaySecrets(
         provider_keys=loaded.provider_keys.by_env_var,
         # Only an engine that writes the request log gets its S3 credentials.
         request_log_keys=loaded.request_log_keys if settings.engine_spec.writes_request_log else {},
+        applications=generated.applications,
     ),
     opts=in_namespace,
 )
@@ -178,6 +179,8 @@ pulumi.export("requestLogUrl", analytics.request_log.url)
 pulumi.export("requestLogPipeQueueArn", analytics.pipe_notification_channel)
 pulumi.export("requestLogIntegrationIamUserArn", analytics.integration_iam_user_arn)
 pulumi.export("requestLogIntegrationExternalId", analytics.integration_external_id)
+# Where each application's key lives (a Secret per application); the keys themselves are never exported.
+pulumi.export("applicationKeySecrets", {name: ref.secret_name for name, ref in secrets.application_keys.items()})
 
 portkey: PortkeyControlPlane | None = None
 if hosted is not None and portkey_workspace is not None:
@@ -206,10 +209,12 @@ if settings.esc_app_environment:
             environment=settings.environment,
             managed_by=loaded.managed_by,
             gateway_url=gateway.url,
-            application_key=secrets.application_key_value,
+            application_keys=secrets.application_key_values,
             portkey_url=settings.portkey_base_url if portkey is not None else None,
             config_slugs=portkey.config_slugs if portkey is not None else {},
             routing_manifest=generated.manifest,
         ),
     )
     pulumi.export("escAppEnvironment", app_environment.name)
+    # What each application's service opens (`esc run <environment> -- …`).
+    pulumi.export("escApplicationEnvironments", app_environment.application_environments)

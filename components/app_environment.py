@@ -1,23 +1,31 @@
-"""The ESC environment application teams read: ``llm-gateway/<env>-app``.
+"""The ESC environments application teams read: one per application, ``llm-gateway/<env>-app-<application>``.
 
-One environment per stack gives a service everything it needs to call the gateway, as
+Each application of the spec (``applications:``, each with a key of its own, components/secrets.py)
+opens its own environment, which gives a service everything it needs to call the gateway as
 ``environmentVariables`` (exported by ``esc run`` / ``pulumi env run`` and ``esc open --format dotenv``):
 
 ==================================  ===================================================================
 ``LLM_GATEWAY_URL``                 the in-cluster gateway (``http://<service>.<namespace>.svc.cluster.local``)
-``LLM_GATEWAY_API_KEY``             the application key (secret; never the admin master key)
+``LLM_GATEWAY_KEY``                 this application's key (secret; never the admin master key)
+``LLM_GATEWAY_APPLICATION``         the application's name in the spec (what its key may use: routing.json)
 ``LLM_GATEWAY_PORTKEY_URL``         Portkey's hosted gateway, when the stack manages its control plane
 ``LLM_GATEWAY_PORTKEY_CONFIG_<T>``  the saved-config slug of task ``<t>`` (``x-portkey-config``)
 ``LLM_GATEWAY_ROUTING``             the routing manifest (``routing.json``, JSON)
 ==================================  ===================================================================
 
-Two environments, so that nothing drifts by itself (docs/runtime-facts.md, "ESC"):
+One environment per application, not one variable per application in a shared environment: ESC grants
+access per environment, so each team is given its own and can read no other team's key (nor can a
+leaked token of one service); every application reads the same variable names, so client code does not
+depend on which application it is. What the applications share is written once:
 
-- ``llm-gateway/<env>-app`` is a ``pulumi_pulumiservice.Environment`` and holds no secret. It imports
-- ``llm-gateway/<env>-app-credential``, which holds the application key as ``fn::secret`` and is written
+- ``llm-gateway/<env>-app`` holds the shared, non-secret part (URL, Portkey slugs, routing) and no key;
+- ``llm-gateway/<env>-credential-<application>`` holds one application's key as ``fn::secret``, written
   by :class:`program.esc.credential_environment.EscCredentialEnvironment`, which judges drift on the
-  stored ciphertext. A ``pulumiservice.Environment`` holding ``fn::secret: <plaintext>`` reads back
-  as ciphertext on every refresh and would show as changed in every drift review.
+  stored ciphertext (docs/runtime-facts.md, "ESC"): a ``pulumiservice.Environment`` holding
+  ``fn::secret: <plaintext>`` reads back as ciphertext on every refresh and would show as changed in
+  every drift review;
+- ``llm-gateway/<env>-app-<application>`` imports the two (ESC merges imports as a JSON merge patch)
+  and adds the application's variables. It holds no secret either.
 
 Secrets sit under ``gateway.*`` and reach ``environmentVariables`` by interpolation only: a
 ``fn::secret`` directly under ``environmentVariables`` makes the ESC SDK reject the definition.
@@ -43,11 +51,19 @@ APPLICATION_KEY_PATH = ["gateway", "applicationKey"]
 
 
 def app_environment_name(environment: str) -> str:
+    """The shared environment (no key): ``<env>-app``."""
     return f"{environment}-app"
 
 
-def credential_environment_name(environment: str) -> str:
-    return f"{environment}-app-credential"
+def application_environment_name(environment: str, application: str) -> str:
+    """What one application opens: ``<env>-app-<application>``."""
+    return f"{environment}-app-{application}"
+
+
+def credential_environment_name(environment: str, application: str) -> str:
+    """Where one application's key lives: ``<env>-credential-<application>`` (a prefix no app environment
+    has, so no application name can make the two collide)."""
+    return f"{environment}-credential-{application}"
 
 
 def config_variable(task: str) -> str:
@@ -55,17 +71,28 @@ def config_variable(task: str) -> str:
     return "LLM_GATEWAY_PORTKEY_CONFIG_" + re.sub(r"[^A-Z0-9]", "_", task.upper())
 
 
+def _header(managed_by: str, what: str) -> str:
+    return (
+        f"# Written by `pulumi up` ({managed_by}): {what}. Edits are overwritten;\n"
+        "# change the stack or gateway_config/routing.yaml instead.\n"
+    )
+
+
+def _serialized(header: str, document: dict[str, Any]) -> str:
+    # ESC hands the definition back trimmed: a trimmed text keeps refresh from seeing a change.
+    return (header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=1000)).strip()
+
+
 def app_environment_yaml(
-    environment: str,
     managed_by: str,
     gateway_url: str,
     portkey_url: str | None,
     config_slugs: Mapping[str, str],
     routing_manifest: dict[str, Any],
 ) -> str:
-    """The app environment's definition, serialized from data (no secret in it: the key is imported)."""
+    """The shared environment's definition, serialized from data (no secret, no key)."""
     gateway: dict[str, Any] = {"url": gateway_url}
-    variables = {"LLM_GATEWAY_URL": "${gateway.url}", "LLM_GATEWAY_API_KEY": "${gateway.applicationKey}"}
+    variables = {"LLM_GATEWAY_URL": "${gateway.url}"}
     if portkey_url is not None:
         gateway["portkeyUrl"] = portkey_url
         gateway["portkeyConfigs"] = dict(sorted(config_slugs.items()))
@@ -74,16 +101,26 @@ def app_environment_yaml(
             variables[config_variable(task)] = f"${{gateway.portkeyConfigs.{task}}}"
     gateway["routingJson"] = json.dumps(routing_manifest, sort_keys=True, separators=(",", ":"))
     variables["LLM_GATEWAY_ROUTING"] = "${gateway.routingJson}"
+    document = {"values": {"gateway": gateway, "environmentVariables": variables}}
+    return _serialized(_header(managed_by, "what every application of this environment shares"), document)
+
+
+def application_environment_yaml(environment: str, application: str, managed_by: str) -> str:
+    """One application's definition: the shared environment and its credential, plus its own variables."""
     document = {
-        "imports": [f"{ESC_PROJECT}/{credential_environment_name(environment)}"],
-        "values": {"gateway": gateway, "environmentVariables": variables},
+        "imports": [
+            f"{ESC_PROJECT}/{app_environment_name(environment)}",
+            f"{ESC_PROJECT}/{credential_environment_name(environment, application)}",
+        ],
+        "values": {
+            "gateway": {"application": application},
+            "environmentVariables": {
+                "LLM_GATEWAY_KEY": "${gateway.applicationKey}",
+                "LLM_GATEWAY_APPLICATION": "${gateway.application}",
+            },
+        },
     }
-    header = (
-        f"# Written by `pulumi up` ({managed_by}): what application teams read. Edits are overwritten;\n"
-        "# change the stack or gateway_config/routing.yaml instead.\n"
-    )
-    # ESC hands the definition back trimmed: a trimmed text keeps refresh from seeing a change.
-    return (header + yaml.safe_dump(document, sort_keys=False, default_flow_style=False, width=1000)).strip()
+    return _serialized(_header(managed_by, f"what application {application!r} reads"), document)
 
 
 @dataclass(frozen=True)
@@ -94,7 +131,8 @@ class AppEnvironmentArgs:
     environment: str
     managed_by: str
     gateway_url: pulumi.Output[str]
-    application_key: pulumi.Output[str]  # secret
+    # application → its key (secret Outputs: GatewaySecrets.application_key_values)
+    application_keys: Mapping[str, pulumi.Output[str]]
     # None when the stack does not manage a Portkey control plane (no hosted route to publish).
     portkey_url: str | None
     config_slugs: Mapping[str, pulumi.Output[str]]
@@ -102,40 +140,58 @@ class AppEnvironmentArgs:
 
 
 class AppEnvironment(pulumi.ComponentResource):
-    """``llm-gateway/<env>-app`` (importing ``llm-gateway/<env>-app-credential``) for application teams."""
+    """``llm-gateway/<env>-app`` and, per application, ``llm-gateway/<env>-app-<application>`` (importing
+    it and ``llm-gateway/<env>-credential-<application>``) for application teams."""
 
-    # `<project>/<name>`, what a service opens (`esc run llm-gateway/prod-app -- …`)
+    # `<project>/<name>` of the shared environment
     name: str
+    # application → `<project>/<name>` of what it opens (`esc run llm-gateway/prod-app-<application> -- …`)
+    application_environments: dict[str, str]
 
     def __init__(self, name: str, args: AppEnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("llm-gateway:index:AppEnvironment", name, None, opts)
-        credential_name = credential_environment_name(args.environment)
-        credential = EscCredentialEnvironment(
-            f"{name}-credential",
-            EscCredentialEnvironmentArgs(
-                organization=args.organization,
-                project=ESC_PROJECT,
-                name=credential_name,
-                path=APPLICATION_KEY_PATH,
-                value=args.application_key,
-                comment=f"Written by `pulumi up` ({args.managed_by}): the application key of {args.environment}.\n"
-                f"Imported by {ESC_PROJECT}/{app_environment_name(args.environment)}; edits are overwritten.",
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
+        child = pulumi.ResourceOptions(parent=self)
         slugs = pulumi.Output.all(**dict(args.config_slugs)) if args.config_slugs else pulumi.Output.from_input({})
         text = pulumi.Output.all(args.gateway_url, slugs).apply(
             lambda parts: app_environment_yaml(
-                args.environment, args.managed_by, parts[0], args.portkey_url, parts[1], args.routing_manifest
+                args.managed_by, parts[0], args.portkey_url, parts[1], args.routing_manifest
             )
         )
-        pulumiservice.Environment(
+        shared = pulumiservice.Environment(
             f"{name}-environment",
             organization=args.organization,
             project=ESC_PROJECT,
             name=app_environment_name(args.environment),
             yaml=text.apply(pulumi.StringAsset),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[credential]),
+            opts=child,
         )
+        self.application_environments = {}
+        for application, key in sorted(args.application_keys.items()):
+            credential = EscCredentialEnvironment(
+                f"{name}-{application}-credential",
+                EscCredentialEnvironmentArgs(
+                    organization=args.organization,
+                    project=ESC_PROJECT,
+                    name=credential_environment_name(args.environment, application),
+                    path=APPLICATION_KEY_PATH,
+                    value=key,
+                    comment=f"Written by `pulumi up` ({args.managed_by}): the key of application {application!r} "
+                    f"in {args.environment}.\nImported by "
+                    f"{ESC_PROJECT}/{application_environment_name(args.environment, application)}; "
+                    "edits are overwritten.",
+                ),
+                opts=child,
+            )
+            environment_name = application_environment_name(args.environment, application)
+            pulumiservice.Environment(
+                f"{name}-{application}-environment",
+                organization=args.organization,
+                project=ESC_PROJECT,
+                name=environment_name,
+                yaml=pulumi.StringAsset(application_environment_yaml(args.environment, application, args.managed_by)),
+                # ESC refuses a definition whose imports do not exist yet.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[shared, credential]),
+            )
+            self.application_environments[application] = f"{ESC_PROJECT}/{environment_name}"
         self.name = f"{ESC_PROJECT}/{app_environment_name(args.environment)}"
-        self.register_outputs({"name": self.name})
+        self.register_outputs({"name": self.name, "application_environments": self.application_environments})

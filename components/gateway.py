@@ -61,7 +61,7 @@ REQUEST_LOG_DRAIN_MARGIN_SECONDS = 5
 
 
 class MissingProviderKeyError(ValueError):
-    """The generated routes read a provider key the stack does not supply."""
+    """The generated routes read a provider key (or an application's key) the stack does not supply."""
 
 
 @dataclass(frozen=True)
@@ -156,15 +156,24 @@ class Gateway(pulumi.ComponentResource):
         )
 
     def _secret_env(self) -> list[k8s.core.v1.EnvVarArgs]:
-        """Redis, the provider keys the generated routes read, and the admin key: all by reference."""
+        """Redis, the provider keys the generated routes read, the admin key and each application's key:
+        all by reference."""
         args = self._args
+        environment = args.generated.environment
         provided = args.secrets.provider_keys
-        missing = [var for var in args.generated.provider_key_env_vars if var not in provided]
-        if missing:
-            raise MissingProviderKeyError(
-                f"the generated routes of {args.generated.environment!r} read {', '.join(missing)}, "
-                "which no llm-gateway:*ApiKey setting supplies"
-            )
+        applications = args.secrets.application_keys
+        for unsupplied, message in (
+            (
+                [var for var in args.generated.provider_key_env_vars if var not in provided],
+                f"the generated routes of {environment!r} read {{}}, which no llm-gateway:*ApiKey setting supplies",
+            ),
+            (
+                [name for name in args.generated.applications if name not in applications],
+                f"the generated config of {environment!r} names applications {{}}, for which no key was generated",
+            ),
+        ):
+            if unsupplied:
+                raise MissingProviderKeyError(message.format(", ".join(unsupplied)))
         cache, state = args.cache_redis, args.state_redis
         return [
             k8s.core.v1.EnvVarArgs(name=CACHE_REDIS_HOST, value=cache.host),
@@ -182,6 +191,8 @@ class Gateway(pulumi.ComponentResource):
             state.password.env(STATE_REDIS_PASSWORD),
             *(provided[var].env(var) for var in args.generated.provider_key_env_vars),
             args.secrets.master_key.env(MASTER_KEY),
+            # The auth hook maps each application's key to the tasks it may use.
+            *(applications[name].env(var) for name, var in args.generated.applications.items()),
             *self._request_log_env(),
         ]
 

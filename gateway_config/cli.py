@@ -106,8 +106,16 @@ def _validate(args: argparse.Namespace) -> int:
 def _build(args: argparse.Namespace) -> int:
     environments = args.environments or list(ENVIRONMENT_NAMES)
     rendered = render(load_spec(args.spec), environments)
+    # Changed, added or removed: what `git status` will show, not the count of files rewritten.
+    changed = stale_files(rendered, args.out, environments)
     write_tree(rendered, args.out, environments)
-    print(f"wrote {len(rendered)} files for {', '.join(environments)} under {_relative(args.out)}")
+    where = f"{len(rendered)} files for {', '.join(environments)} under {_relative(args.out)}"
+    if not changed:
+        print(f"no change: {where}")
+        return EXIT_OK
+    print(f"{len(changed)} changed of {where}:")
+    for path in changed:
+        print(f"  {path}")
     return EXIT_OK
 
 

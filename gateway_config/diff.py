@@ -2,18 +2,29 @@
 
 The comparison runs on resolved routes, not on YAML text: moving a model between tiers, renaming a
 tier or starting an experiment all show up as the traffic they move, in percentage points.
+Environments whose changes are identical are reported once, under one heading.
+
+The report is a list of :class:`Section` (a heading and its Markdown blocks) rendered by
+:func:`render_markdown`: another part of the report (a cost projection, say) is one more section.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-import jinja2
-
 from gateway_config.build import render_environment
-from gateway_config.resolve import ResolvedEnvironment, ResolvedTarget, ResolvedTask, resolve_environment
-from gateway_config.spec import ENVIRONMENT_NAMES, RateLimit, RoutingSpec
+from gateway_config.resolve import (
+    ResolvedApplication,
+    ResolvedEnvironment,
+    ResolvedTarget,
+    ResolvedTask,
+    resolve_environment,
+)
+from gateway_config.spec import ENVIRONMENT_NAMES, Cache, RateLimit, RoutingSpec
+
+TITLE = "Routing change"
+NO_CHANGE = "No change to routing in any environment."
 
 
 @dataclass
@@ -30,6 +41,22 @@ class EnvironmentChange:
     # Generated files whose bytes change: the backstop for anything the summary lines do not name.
     files: list[str] = field(default_factory=list)
 
+    @property
+    def empty(self) -> bool:
+        return not (self.tasks or self.notes)
+
+    def content(self) -> tuple[object, ...]:
+        """Everything the report says about this environment, for folding identical ones together."""
+        return (tuple((task.task, tuple(task.lines)) for task in self.tasks), tuple(self.notes), tuple(self.files))
+
+
+@dataclass(frozen=True)
+class Section:
+    """One heading of the report and its Markdown blocks (a list, a paragraph), in order."""
+
+    heading: str
+    blocks: tuple[str, ...]
+
 
 def first_choice_share(task: ResolvedTask) -> dict[str, float]:
     """Target label -> percent of the task's requests it serves while every target is healthy."""
@@ -42,6 +69,38 @@ def first_choice_share(task: ResolvedTask) -> dict[str, float]:
 
 def _fmt(value: object) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _describe_cache(cache: Cache) -> str:
+    if cache.mode == "off":
+        return "off"
+    threshold = f", similarity {cache.similarity_threshold:g}" if cache.mode == "semantic" else ""
+    return f"{cache.mode}, ttl {cache.ttl_seconds} s{threshold}"
+
+
+def _new_task_lines(task: ResolvedTask) -> list[str]:
+    """What a reviewer needs to know about a task that did not exist: its route and its limits."""
+    if task.route != "gateway":
+        return [f"task added: {task.route} (`{task.targets[0].label}`)"]
+    return [
+        f"task added: {' → '.join(t.label for t in task.targets)}",
+        f"request timeout: {task.request_timeout_seconds:g} s",
+        f"cache: {_describe_cache(task.cache)}",
+        f"retry: {task.retry.attempts} attempts on {', '.join(map(str, task.retry.on_status_codes))}",
+    ]
+
+
+def _compare_applications(before: Sequence[ResolvedApplication], after: Sequence[ResolvedApplication]) -> list[str]:
+    old, new = {a.name: a for a in before}, {a.name: a for a in after}
+    lines = []
+    for name in sorted(set(old) | set(new)):
+        if name not in old:
+            lines.append(f"application added: `{name}` (tasks: {', '.join(new[name].tasks)})")
+        elif name not in new:
+            lines.append(f"application removed: `{name}` (its key stops working)")
+        elif old[name].tasks != new[name].tasks:
+            lines.append(f"application `{name}` tasks: {', '.join(old[name].tasks)} → {', '.join(new[name].tasks)}")
+    return lines
 
 
 def _compare_tasks(before: ResolvedTask, after: ResolvedTask) -> list[str]:
@@ -123,8 +182,7 @@ def compare_environment(before: ResolvedEnvironment, after: ResolvedEnvironment)
     new_tasks = {task.name: task for task in after.tasks}
     for name in sorted(set(old_tasks) | set(new_tasks)):
         if name not in old_tasks:
-            targets = " → ".join(t.label for t in new_tasks[name].targets)
-            change.tasks.append(TaskChange(name, [f"task added: {targets}"]))
+            change.tasks.append(TaskChange(name, _new_task_lines(new_tasks[name])))
         elif name not in new_tasks:
             change.tasks.append(TaskChange(name, ["task removed"]))
         else:
@@ -148,6 +206,7 @@ def compare_environment(before: ResolvedEnvironment, after: ResolvedEnvironment)
     for key in sorted(old_slos):
         if old_slos[key] != new_slos[key]:
             change.notes.append(f"SLO {key}: {old_slos[key]:g} → {new_slos[key]:g}")
+    change.notes += _compare_applications(before.applications, after.applications)
     return change
 
 
@@ -178,44 +237,47 @@ def _rate(limit: RateLimit | None) -> str:
     return f"{limit.value} {limit.type} {limit.unit}" if limit else "none"
 
 
-TEMPLATE = jinja2.Environment(autoescape=False, trim_blocks=True, lstrip_blocks=True).from_string(
-    """\
-## Routing change
-{% if not changes %}
-
-No change to routing in any environment.
-{% endif %}
-{% for env in changes %}
-
-### {{ env.environment }}
-{% for note in env.notes %}
-- {{ note }}
-{% endfor %}
-{% for task in env.tasks %}
-- **{{ task.task }}**
-{% for line in task.lines %}
-  - {{ line }}
-{% endfor %}
-{% endfor %}
-{% if env.files %}
-
-Generated files that change: {% for file in env.files %}`{{ file }}`{{ ", " if not loop.last }}{% endfor %}
-{% endif %}
-{% endfor %}
-"""
-)
-
-
 def _describe(target: ResolvedTarget | None) -> str:
     return f"`{target.label}` at {target.base_url}" if target else "none"
 
 
-def routing_diff(before: RoutingSpec, after: RoutingSpec, environments: Iterable[str] = ENVIRONMENT_NAMES) -> str:
-    """Markdown summary of what changes from `before` to `after`, per environment.
+def environment_sections(changes: Sequence[EnvironmentChange]) -> list[Section]:
+    """One section per distinct change; environments whose changes are identical share one."""
+    groups: dict[tuple[object, ...], list[EnvironmentChange]] = {}
+    for change in changes:
+        if not change.empty:
+            groups.setdefault(change.content(), []).append(change)
+    sections = []
+    for group in groups.values():
+        change = group[0]
+        items = [f"- {note}" for note in change.notes]
+        for task in change.tasks:
+            items.append(f"- **{task.task}**")
+            items += [f"  - {line}" for line in task.lines]
+        blocks = ["\n".join(items)]
+        if change.files:
+            blocks.append("Generated files that change: " + ", ".join(f"`{file}`" for file in change.files))
+        sections.append(Section(", ".join(c.environment for c in group), tuple(blocks)))
+    return sections
 
-    The summary lines come from the resolved routes; the list of generated files that change comes
-    from rendering both specs, so nothing that reaches a runtime can change without being named.
-    """
+
+def render_markdown(title: str, sections: Sequence[Section], empty: str) -> str:
+    """Markdown with a blank line around every heading and block, ending in a newline."""
+    parts = [f"## {title}"]
+    if not sections:
+        parts.append(empty)
+    for section in sections:
+        parts.append(f"### {section.heading}")
+        parts.extend(section.blocks)
+    return "\n\n".join(parts) + "\n"
+
+
+def environment_changes(
+    before: RoutingSpec, after: RoutingSpec, environments: Iterable[str] = ENVIRONMENT_NAMES
+) -> list[EnvironmentChange]:
+    """What changes in each environment. The summary lines come from the resolved routes; the list of
+    generated files that change comes from rendering both specs, so nothing that reaches a runtime can
+    change without being named."""
     changes = []
     for environment in environments:
         change = compare_environment(resolve_environment(before, environment), resolve_environment(after, environment))
@@ -223,8 +285,12 @@ def routing_diff(before: RoutingSpec, after: RoutingSpec, environments: Iterable
         change.files = sorted(
             path for path in set(old_files) | set(new_files) if old_files.get(path) != new_files.get(path)
         )
-        if change.files and not (change.tasks or change.notes):
+        if change.files and change.empty:
             change.notes.append("no routing change in the summary's terms; see the generated files below")
-        if change.tasks or change.notes:
-            changes.append(change)
-    return TEMPLATE.render(changes=changes)
+        changes.append(change)
+    return changes
+
+
+def routing_diff(before: RoutingSpec, after: RoutingSpec, environments: Iterable[str] = ENVIRONMENT_NAMES) -> str:
+    """Markdown summary of what changes from `before` to `after`, per environment."""
+    return render_markdown(TITLE, environment_sections(environment_changes(before, after, environments)), NO_CHANGE)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from gateway_config.prices import Price, model_price
+from gateway_config.runtime_env import application_key_env
 from gateway_config.spec import (
     Budgets,
     Cache,
@@ -126,6 +127,16 @@ class ResolvedPortkeyProvider:
 
 
 @dataclass(frozen=True)
+class ResolvedApplication:
+    """A client application: the tasks its key may use and the variable the gateway reads the key from."""
+
+    name: str
+    description: str
+    tasks: tuple[str, ...]
+    key_env: str
+
+
+@dataclass(frozen=True)
 class ResolvedEnvironment:
     name: str
     portkey_targets: str
@@ -136,6 +147,7 @@ class ResolvedEnvironment:
     slos: Slos
     cache_embedding_target: ResolvedTarget | None
     portkey_providers: tuple[ResolvedPortkeyProvider, ...] = ()
+    applications: tuple[ResolvedApplication, ...] = ()
 
     @property
     def gateway_tasks(self) -> tuple[ResolvedTask, ...]:
@@ -391,4 +403,8 @@ def resolve_environment(spec: RoutingSpec, environment: str) -> ResolvedEnvironm
         )
         if embedding_model
         else None,
+        applications=tuple(
+            ResolvedApplication(name, application.description, tuple(application.tasks), application_key_env(name))
+            for name, application in sorted(spec.applications.items())
+        ),
     )

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Iterator
 from gateway_config.errors import KeyPath, Problem
 from gateway_config.prices import PriceError, model_price
 from gateway_config.resolve import effective_defaults, tier_chain
+from gateway_config.runtime_env import application_key_env
 from gateway_config.spec import ENVIRONMENT_NAMES, Cache, CacheOverride, RetryOverride, RoutingSpec
 
 CORTEX = "snowflake_cortex"
@@ -303,6 +304,27 @@ def _check_portkey_providers(spec: RoutingSpec) -> Iterator[Problem]:
                     )
 
 
+def _check_applications(spec: RoutingSpec) -> Iterator[Problem]:
+    key_envs: dict[str, str] = {}
+    for name, application in spec.applications.items():
+        path: KeyPath = ("applications", name)
+        for index, task in enumerate(application.tasks):
+            if task not in spec.tasks:
+                yield Problem((*path, "tasks", index), _unknown("task", task, spec.tasks))
+            elif not _is_gateway_task(spec, task):
+                yield Problem(
+                    (*path, "tasks", index),
+                    f"task '{task}' runs in Snowflake Cortex, not through the gateway: an application "
+                    "queries it there with its Snowflake role",
+                )
+        if len(set(application.tasks)) != len(application.tasks):
+            yield Problem((*path, "tasks"), "a task is listed twice")
+        key_env = application_key_env(name)
+        if key_env in key_envs:
+            yield Problem(path, f"application '{key_envs[key_env]}' has the same key variable {key_env}: rename one")
+        key_envs.setdefault(key_env, name)
+
+
 def _providers_used(spec: RoutingSpec, environment: str) -> dict[str, str]:
     """Gateway provider -> the first task that routes to it in `environment`."""
     used: dict[str, str] = {}
@@ -404,6 +426,7 @@ def check_references(spec: RoutingSpec) -> list[Problem]:
         return problems
     problems += _check_experiments(spec)
     problems += _check_portkey_providers(spec)
+    problems += _check_applications(spec)
     if any(problem.path[0] == "experiments" for problem in problems):
         return problems
     problems += _check_environments(spec)

@@ -4,7 +4,8 @@ connects as.
 The generated files never hold a secret or an infrastructure endpoint: they reference these
 variables (`os.environ/NAME`), and whoever runs the proxy sets them: the Kubernetes Deployment
 (components/gateway.py), `make run` and the tests (local/environment.py). Provider keys are named
-by the spec itself (`providers.<name>.api_key_env`).
+by the spec itself (`providers.<name>.api_key_env`); each application's key is named after the
+application (:func:`application_key_env`).
 
 Two Redis instances serve the proxy: the response cache (evicts under memory pressure) and the
 router's state (cooldowns, usage and rate-limit counters; never evicts). None of the variable names
@@ -13,6 +14,8 @@ starts with `REDIS_`: LiteLLM fills every Redis client it builds from `REDIS_<ar
 """
 
 from __future__ import annotations
+
+import re
 
 CACHE_REDIS_HOST = "CACHE_REDIS_HOST"
 CACHE_REDIS_PORT = "CACHE_REDIS_PORT"
@@ -24,6 +27,7 @@ STATE_REDIS_HOST = "STATE_REDIS_HOST"
 STATE_REDIS_PORT = "STATE_REDIS_PORT"
 STATE_REDIS_PASSWORD = "STATE_REDIS_PASSWORD"
 MASTER_KEY = "LITELLM_MASTER_KEY"
+APPLICATION_KEY_PREFIX = "LLM_GATEWAY_APP_KEY_"
 
 # The Redis ACL user the gateway connects as; the `default` user is off on every instance.
 REDIS_USERNAME = "gateway"
@@ -65,3 +69,10 @@ S3_FLUSH_INTERVAL = "DEFAULT_S3_FLUSH_INTERVAL_SECONDS"
 def env_reference(name: str) -> str:
     """How a LiteLLM config refers to an environment variable."""
     return f"os.environ/{name}"
+
+
+def application_key_env(application: str) -> str:
+    """The variable the gateway reads an application's key from.
+
+    ``support-bot`` → ``LLM_GATEWAY_APP_KEY_SUPPORT_BOT``."""
+    return APPLICATION_KEY_PREFIX + re.sub(r"[^A-Z0-9]", "_", application.upper())

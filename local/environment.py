@@ -7,9 +7,11 @@ copies the tree into a work folder and rewrites only those endpoints: to the moc
 for a provider whose real API key is in the environment, to the provider's real base URL from the spec.
 The files are rewritten as data (parsed, endpoint values changed, written back with the generator's own
 serializer), so a rewritten file differs from the generated one in its endpoints only.
-Secrets and infrastructure are passed as environment variables (the names of CONTRACT.md), never
-written into the files, except for a Portkey target of a real provider, which needs its own key: such a
-work folder must be private (:func:`private_work_dir`) and is deleted when the run ends.
+The project code an engine ships next to its generated files (LiteLLM's client-contract hooks) is
+placed as the pods have it. Secrets and infrastructure are passed as environment variables (the names
+of CONTRACT.md), a fresh local key per application among them, never written into the files, except
+for a Portkey target of a real provider, which needs its own key: such a work folder must be private
+(:func:`private_work_dir`) and is deleted when the run ends.
 """
 
 from __future__ import annotations
@@ -45,9 +47,20 @@ from gateway_config.spec import RoutingSpec
 from local.client import gateway_tasks, mock_provider_key
 from local.processes import LocalRedis, LocalRedisPair
 from local.request_log import LocalRequestLog
+from runtime.engines import ENGINES, shipped_files
 
 GENERATED_MOCK_HOST = "127.0.0.1:8090"
 LOCAL = "local"
+# The key files of the administrators' (master) key: no application name starts with "_".
+ADMIN_KEY_FILE = "_admin"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only this user can read (mode 0600 from its creation on)."""
+    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
 
 
 __all__ = ["LocalRedis", "LocalRedisPair"]
@@ -77,6 +90,8 @@ class LocalEnvironment:
     real_providers: frozenset[str] = frozenset()
     cache_enabled: bool = True
     notes: list[str] = field(default_factory=list)
+    # application → its key for this run (the gateway reads it from routing.json's `key_env`)
+    application_keys: dict[str, str] = field(default_factory=dict)
 
     @property
     def litellm_config(self) -> Path:
@@ -93,6 +108,18 @@ class LocalEnvironment:
     def gateway_tasks(self) -> list[str]:
         """Tasks routed through the gateway (``route: gateway``), in manifest order."""
         return gateway_tasks(self.routing)
+
+    def application_tasks(self, application: str) -> list[str]:
+        return list(self.routing["applications"][application]["tasks"])
+
+    def write_key_files(self, folder: Path) -> None:
+        """Each application's key as ``<application>.key`` and as a curl header file (``curl -H @file``),
+        the administrators' (master) key as ``_admin.*`` (no application name starts with ``_``), all
+        readable by this user only: a key read from a file stays off command lines and shell history."""
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for name, key in sorted({**self.application_keys, ADMIN_KEY_FILE: self.env[MASTER_KEY]}.items()):
+            write_private(folder / f"{name}.key", key + "\n")
+            write_private(folder / f"{name}.header", f"Authorization: Bearer {key}\n")
 
 
 @contextmanager
@@ -222,6 +249,7 @@ def prepare_environment(
         shutil.rmtree(work_dir)
     shutil.copytree(generated, work_dir)
     work_dir.chmod(0o700)
+    place_shipped_files(work_dir)
     notes: list[str] = []
 
     litellm_path = work_dir / "litellm" / "config.yaml"
@@ -242,10 +270,7 @@ def prepare_environment(
         text = dump_json(config)
         if portkey_keys:
             # Holds API keys: readable by this user only (the folder is 0700 and deleted after the run).
-            fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o600)
-            os.fchmod(fd, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(text)
+            write_private(path, text)
         else:
             path.write_text(text)
 
@@ -253,10 +278,14 @@ def prepare_environment(
     # exactly as the Kubernetes Deployment sets it.
     runtime_env_path = work_dir / "litellm" / "env.json"
     runtime_env = json.loads(runtime_env_path.read_text()) if runtime_env_path.exists() else {}
+    application_keys = {
+        name: f"sk-local-{name}-{secrets.token_hex(12)}" for name in sorted(routing.get("applications") or {})
+    }
     env = {
         **runtime_env,
         MASTER_KEY: master_key or f"sk-local-{secrets.token_hex(16)}",
         **{var: real_keys.get(provider, mock_provider_key(provider)) for provider, var in key_envs.items()},
+        **{routing["applications"][name]["key_env"]: key for name, key in application_keys.items()},
     }
     if redis is not None:
         env.update(redis_environment(redis))
@@ -269,7 +298,18 @@ def prepare_environment(
         real_providers=frozenset(real_roots),
         cache_enabled=redis is not None,
         notes=notes,
+        application_keys=application_keys,
     )
+
+
+def place_shipped_files(tree: Path) -> None:
+    """Copy the project code every engine ships into a generated tree, where its pods have it
+    (``litellm/gateway_auth.py`` next to ``litellm/config.yaml``, …), for the engines the tree has files of."""
+    for engine in ENGINES.values():
+        for destination, source in shipped_files(engine).items():
+            target = tree / destination
+            if target.parent.is_dir():
+                shutil.copyfile(source, target)
 
 
 def _drop_redis(config: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ Routes::
     POST /<provider>/v1/chat/completions     OpenAI chat completions, JSON or ``stream: true`` SSE
     POST /<provider>/v1/embeddings          OpenAI embeddings
     POST /anthropic/v1/messages             Anthropic messages, JSON or SSE events
+    GET  /<provider>/v1/models               the provider's models (OpenAI list; Anthropic's own shape)
     GET  /_control/health                   readiness
     GET  /_control/calls                    calls per target: count, statuses, arrival timestamps
     POST /_control/fail     {"target", "status", "times"?}   fail every call (or the next ``times``)
@@ -20,7 +21,9 @@ Routes::
 
 A control ``target`` is an exact target, ``"<provider>/*"`` or ``"*"``; the most specific rule wins.
 
-Run it in-process (``MockProvider().start()``, a daemon thread) or as a process
+The models a provider lists are the ones a ``routing.json`` routes to it (``--routing``, or
+``models=`` in-process), so a gateway that forwards ``models.list()`` upstream (Portkey) gets a real
+answer. Run it in-process (``MockProvider().start()``, a daemon thread) or as a process
 (``python -m local.mock_provider --port N``); drive either with :class:`MockControl`.
 """
 
@@ -32,8 +35,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -205,6 +210,9 @@ class MockHandler(BaseHTTPRequestHandler):
             self._send_json(200, {"status": "ok"})
         elif path == "/_control/calls":
             self._send_json(200, self.server.state.report(detail="detail=1" in query))
+        elif path.removesuffix("/").endswith("/v1/models") and path.count("/") == 3:
+            provider = path.lstrip("/").split("/", 1)[0]
+            self._send_json(200, _model_list(provider, self.server.models.get(provider, ())))
         else:
             self._send_json(404, {"error": {"message": f"no route GET {path}"}})
 
@@ -389,6 +397,30 @@ def _anthropic_message(target: str, model: str, body: dict[str, Any]) -> dict[st
     }
 
 
+def _model_list(provider: str, models: tuple[str, ...] | list[str]) -> dict[str, Any]:
+    """``GET /v1/models`` as the provider answers it: Anthropic's paged shape, or OpenAI's list."""
+    if provider == ANTHROPIC_PROVIDER:
+        data = [
+            {"type": "model", "id": model, "display_name": model, "created_at": "2025-01-01T00:00:00Z"}
+            for model in models
+        ]
+        first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
+        return {"data": data, "has_more": False, "first_id": first, "last_id": last}
+    return {
+        "object": "list",
+        "data": [{"id": model, "object": "model", "created": 0, "owned_by": provider} for model in models],
+    }
+
+
+def routed_models(routing: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Provider → the provider model ids a ``routing.json`` routes to it: what the mock lists."""
+    models: dict[str, set[str]] = {}
+    for task in routing["tasks"].values():
+        for target in task.get("targets") or []:
+            models.setdefault(target["provider"], set()).add(target["provider_model"])
+    return {provider: sorted(ids) for provider, ids in sorted(models.items())}
+
+
 def _embeddings(model: str, body: dict[str, Any]) -> dict[str, Any]:
     inputs = body.get("input", "")
     items = inputs if isinstance(inputs, list) else [inputs]
@@ -406,17 +438,26 @@ class MockHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 1024  # benchmarks open many connections at once
 
-    def __init__(self, address: tuple[str, int], verbose: bool = False) -> None:
+    def __init__(
+        self, address: tuple[str, int], verbose: bool = False, models: Mapping[str, list[str]] | None = None
+    ) -> None:
         super().__init__(address, MockHandler)
         self.state = MockState()
         self.verbose = verbose
+        self.models = dict(models or {})
 
 
 class MockProvider:
     """The mock provider served from a daemon thread of this process (for tests and ``make run``)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, verbose: bool = False) -> None:
-        self._server = MockHTTPServer((host, port), verbose=verbose)
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        verbose: bool = False,
+        models: Mapping[str, list[str]] | None = None,
+    ) -> None:
+        self._server = MockHTTPServer((host, port), verbose=verbose, models=models)
         self._thread: threading.Thread | None = None
 
     @property
@@ -502,8 +543,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0: a free port from the OS")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    parser.add_argument("--routing", type=Path, help="a routing.json: each provider lists the models routed to it")
     args = parser.parse_args(argv)
-    server = MockHTTPServer((args.host, args.port), verbose=args.verbose)
+    models = routed_models(json.loads(args.routing.read_text())) if args.routing else None
+    server = MockHTTPServer((args.host, args.port), verbose=args.verbose, models=models)
     host, port = server.server_address[:2]
     print(f"mock provider listening on http://{host}:{port}", flush=True)
 

@@ -227,13 +227,23 @@ def _started(server: ServerProcess, probe: Callable[[], bool], timeout: float, w
 # --- the servers --------------------------------------------------------------------------------------
 
 
-def start_mock_provider(log_dir: Path, port: int | None = None, timeout: float = 15.0) -> ServerProcess:
-    """The mock provider as its own process (``python -m local.mock_provider``)."""
+def start_mock_provider(
+    log_dir: Path, port: int | None = None, timeout: float = 15.0, routing: Path | None = None
+) -> ServerProcess:
+    """The mock provider as its own process (``python -m local.mock_provider``); with ``routing`` (a
+    ``routing.json``) each provider's ``GET /v1/models`` lists the models routed to it."""
     port = port or free_port()
     env = minimal_environment({"PYTHONPATH": str(REPO_ROOT), "PYTHONUNBUFFERED": "1"})
     server = start_process(
         "mock-provider",
-        [sys.executable, "-m", "local.mock_provider", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "local.mock_provider",
+            "--port",
+            str(port),
+            *(["--routing", str(routing)] if routing else []),
+        ],
         log_dir / "mock-provider.log",
         env=env,
         cwd=REPO_ROOT,

@@ -5,7 +5,8 @@ S3 server for LiteLLM's request log (moto, from the dev environment) and the gat
 ``ENGINE=portkey`` for the Portkey gateway), then either waits for Ctrl-C (``run``) or sends one request
 per routed task and exits (``--smoke``). Every process it started is
 stopped on the way out, whatever the reason, and then its work folder (mode 0700: configs, which may
-hold a real provider's key, logs, Redis data) is deleted.
+hold a real provider's key, and this run's application keys) is deleted. The logs are kept in a folder
+of their own, whose path is printed, unless ``--discard-logs`` (``make run DISCARD_LOGS=1``).
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -26,16 +29,18 @@ import httpx
 
 from gateway_config.errors import InputError
 from gateway_config.runtime_env import MASTER_KEY
+from gateway_config.spec import RoutingSpec
 from local.client import (
     CHAT_PATH,
     MOCK_KEY,
+    bearer,
     chat_body,
-    litellm_headers,
     portkey_headers,
     post_chat,
     target_label,
 )
 from local.environment import (
+    ADMIN_KEY_FILE,
     LocalEnvironment,
     build_local_tree,
     load_local_spec,
@@ -67,32 +72,57 @@ def _stop_on_exit(server: ServerProcess) -> Iterator[ServerProcess]:
         server.stop()
 
 
+def application_for(env: LocalEnvironment, task: str) -> str | None:
+    """The first application whose key may use ``task``, if any."""
+    return next((name for name in sorted(env.application_keys) if task in env.application_tasks(name)), None)
+
+
 def _headers(engine: Engine, env: LocalEnvironment, task: str) -> dict[str, str]:
     if engine.route_selector == "model_group":
-        return litellm_headers(env.env[MASTER_KEY])
+        # What a client sends: an application's key; the administrators' key where none may use the task.
+        application = application_for(env, task)
+        return bearer(env.application_keys[application] if application else env.env[MASTER_KEY])
     return portkey_headers(env.portkey_config(task))
 
 
-def write_key_file(env: LocalEnvironment) -> Path:
-    """The master key in a file only this user can read (in the run's private work folder)."""
-    path = env.root / "master.key"
-    fd = os.open(path, os.O_WRONLY | os.O_TRUNC | os.O_CREAT, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(env.env[MASTER_KEY])
-    return path
-
-
-def _curl(engine: Engine, gateway_url: str, env: LocalEnvironment, task: str) -> str:
-    """A request to paste. The master key and the Portkey config are read from their files when curl
-    runs (a key in the printed line would stay in the terminal, its scrollback and shell history)."""
+def curl_command(engine: Engine, gateway_url: str, env: LocalEnvironment, task: str, keys: Path) -> str:
+    """A request to paste. Keys stay in their files (``curl -H @file``), off the command line; the Portkey
+    config is read from its file too (a real provider's key stays there)."""
     body = json.dumps(chat_body(task, "Say hello", max_tokens=64))
     if engine.route_selector == "model_group":
-        key_file = shlex.quote(str(write_key_file(env)))
-        auth = f'-H "Authorization: Bearer $(cat {key_file})"'
+        application = application_for(env, task)
+        auth = f"-H @{shlex.quote(str(keys / f'{application or ADMIN_KEY_FILE}.header'))}"
     else:
         config = shlex.quote(str(env.portkey_config_path(task)))
         auth = f"-H 'Authorization: Bearer {MOCK_KEY}' -H \"x-portkey-config: $(tr -d '\\n ' < {config})\""
     return f"curl -sS {gateway_url}{CHAT_PATH} -H 'Content-Type: application/json' {auth} -d {shlex.quote(body)}"
+
+
+def client_notes(engine: Engine, env: LocalEnvironment, gateway_url: str, keys: Path) -> list[str]:
+    """How a client calls this gateway, and what the engine does not check (docs/client-api.md)."""
+    if not engine.authenticates_clients:
+        return [
+            f"{engine.name} (open-source build) checks no keys: any caller is accepted, whatever it sends.",
+            "A client names its task with the task's config (x-portkey-config, portkey/<task>.json); GET /v1/models",
+            "is forwarded to the config's first target and lists that provider's models, not the tasks.",
+            "Embeddings run in Snowflake Cortex (routing.json), never through this gateway.",
+        ]
+    tasks = env.gateway_tasks()
+    example_key = keys / f"{(application_for(env, tasks[0]) if tasks else None) or ADMIN_KEY_FILE}.key"
+    lines = [f"Application keys for this run (files readable by you only, deleted on exit): {keys}/"]
+    for name in sorted(env.application_keys):
+        lines.append(f"  {name + '.key':<28} tasks: {', '.join(env.application_tasks(name))}")
+    lines += [
+        f"  {ADMIN_KEY_FILE + '.key':<28} the administrators' (master) key: every route; not for applications",
+        "For the SDKs (docs/client-api.md), in your shell; the key goes from its file to the environment:",
+        f'  export LLM_GATEWAY_URL={gateway_url} LLM_GATEWAY_KEY="$(cat {shlex.quote(str(example_key))})"',
+    ]
+    return lines
+
+
+def _logs_folder(discard: bool) -> Path:
+    # Kept after the run unless discarded: outside the work folder, which is deleted on exit.
+    return Path(tempfile.mkdtemp(prefix="llm-gateway-logs-" if not discard else "llm-gateway-logs-discarded-"))
 
 
 def _targets_table(env: LocalEnvironment) -> str:
@@ -149,6 +179,12 @@ def main(argv: list[str] | None = None) -> int:
         "--port", type=int, default=int(os.environ.get("PORT", "0")), help="gateway port (default: a free one)"
     )
     parser.add_argument("--request-timeout", type=float, default=30.0)
+    parser.add_argument(
+        "--discard-logs",
+        action="store_true",
+        default=os.environ.get("DISCARD_LOGS", "") not in ("", "0"),
+        help="delete the servers' logs on exit (default: keep them and print where)",
+    )
     args = parser.parse_args(argv)
     engine = ENGINES[args.engine]
     try:
@@ -163,13 +199,23 @@ def main(argv: list[str] | None = None) -> int:
     # Installed explicitly: a process started in the background inherits SIGINT ignored.
     signal.signal(signal.SIGTERM, on_term)
     signal.signal(signal.SIGINT, on_term)
+    logs = _logs_folder(args.discard_logs)
+    try:
+        return _run(args, engine, spec, logs)
+    finally:
+        if args.discard_logs:
+            shutil.rmtree(logs, ignore_errors=True)
+        else:
+            print(f"logs kept in {logs} (DISCARD_LOGS=1 deletes them on exit)")
+
+
+def _run(args: argparse.Namespace, engine: Engine, spec: RoutingSpec, logs: Path) -> int:
     with ExitStack() as stack:
         try:
             # Entered first, so it is deleted last: after every server that writes into it has stopped.
             work = stack.enter_context(private_work_dir("llm-gateway-local-"))
-            logs = work / "logs"
             generated = build_local_tree(work / "generated", spec)
-            mock = stack.enter_context(_stop_on_exit(start_mock_provider(logs)))
+            mock = stack.enter_context(_stop_on_exit(start_mock_provider(logs, routing=generated / "routing.json")))
             redis_endpoints = None  # without them prepare_environment switches the cache off and notes why
             if redis_server_path() is not None:
                 # As in the cluster: the response cache and the router's state, each its own Redis, each
@@ -195,6 +241,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(note)
             gateway = start_engine(engine, env.root, logs, env.env, args.port or None)
             stack.enter_context(_stop_on_exit(gateway))
+            keys = work / "keys"
+            env.write_key_files(keys)
 
             print(f"\n{args.engine} gateway: {gateway.url}    mock provider: {mock.url}    logs: {logs}")
             print(f"config: {env.root}    (work folder, deleted on exit)")
@@ -206,6 +254,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             print()
             print(_targets_table(env))
+            print("\n" + "\n".join(client_notes(engine, env, gateway.url, keys)))
             tasks = env.gateway_tasks()
             if args.smoke:
                 print(f"\nsmoke: one request per routed task through {args.engine}")
@@ -213,8 +262,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("smoke " + ("passed" if ok else "FAILED"))
                 return 0 if ok else 1
             if tasks:
-                print(f"\nTry it:\n  {_curl(engine, gateway.url, env, tasks[0])}")
-            print("\nCtrl-C stops everything.")
+                print(f"\nTry it:\n  {curl_command(engine, gateway.url, env, tasks[0], keys)}")
+            print("\nCtrl-C stops everything.", flush=True)
             while all(server.running() for server in (mock, gateway)):
                 time.sleep(0.5)
             print("a server exited; stopping the rest", file=sys.stderr)

@@ -2,8 +2,9 @@
 the generated manifest (``routing.json``) states for its consumers.
 
 ``gateway_config`` writes ``gateway_config/generated/<env>/`` (docs/CONTRACT.md); this module only
-reads it. It picks the files the chosen engine serves (the engine registry says which), checks the
-tree is complete and that the engine can serve it, and computes the checksum reviewers see as the
+reads it. It picks the files the chosen engine serves (the engine registry says which), adds the
+project code the engine ships next to them (LiteLLM's client-contract hooks), checks the tree is
+complete and that the engine can serve it, and computes the checksum reviewers see as the
 ``configChecksum`` stack output.
 """
 
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from runtime.engines import Engine
+from runtime.engines import Engine, shipped_files
 
 # Offline runs (tests, `make plan` on a scratch tree) point here instead of the committed tree.
 GENERATED_DIR_ENV = "LLM_GATEWAY_GENERATED_DIR"
@@ -43,7 +44,8 @@ class ProviderFacts:
 
 @dataclass(frozen=True)
 class GeneratedConfig:
-    """The generated files one engine serves, by path relative to ``generated/<env>/``."""
+    """The files one engine's pods carry, by path relative to ``generated/<env>/``: the generated ones
+    and the project code the engine ships with them."""
 
     environment: str
     files: dict[str, str]
@@ -97,6 +99,11 @@ class GeneratedConfig:
                 waits = engine.retry_waits.bound_seconds(int(task["retry"]["attempts"]))
                 longest = max(longest, float(task["longest_request_seconds"]) + waits)
         return longest
+
+    @property
+    def applications(self) -> dict[str, str]:
+        """Application → the environment variable the gateway reads its key from (``routing.json``)."""
+        return {name: str(app["key_env"]) for name, app in sorted((self.manifest.get("applications") or {}).items())}
 
     @property
     def runtime_env(self) -> dict[str, str]:
@@ -256,6 +263,10 @@ def load_generated_config(environment: str, engine: Engine, root: Path | None = 
         raise GeneratedConfigError(f"{env_dir}: missing {', '.join(missing)}; run `make generate`")
 
     files = {path: (env_dir / path).read_text(encoding="utf-8") for path in wanted}
+    for path, source in shipped_files(engine).items():
+        if path in files:
+            raise GeneratedConfigError(f"{env_dir}/{path}: generated, but {engine.name} also ships {source} there")
+        files[path] = source.read_text(encoding="utf-8")
     config = GeneratedConfig(environment=environment, files=files)
     try:
         config.providers  # noqa: B018 (parse the contract now, so a broken manifest fails here, readably)

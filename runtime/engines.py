@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 
@@ -77,6 +78,11 @@ class Engine:
     plain_env: tuple[tuple[str, str], ...]
     # Generated files (globs relative to ``generated/<env>/``) its pods carry.
     serves: tuple[str, ...]
+    # Project code its pods carry next to the generated files: (path in the config tree, path in the
+    # repository). LiteLLM loads its hooks from the folder of its config file.
+    ships: tuple[tuple[str, str], ...]
+    # Whether it checks the caller's key (the OSS Portkey gateway forwards whatever it gets upstream).
+    authenticates_clients: bool
     # Whether its containers read the provider keys, the admin key and Redis from the environment.
     reads_secrets: bool
     startup_probe: Probe
@@ -133,7 +139,13 @@ LITELLM = Engine(
         ("LITELLM_CORS_ALLOW_CREDENTIALS", "false"),
     ),
     serves=("routing.json", "litellm/config.yaml", "litellm/env.json"),
+    # The client contract's hooks (gateway_config/generators/litellm.py names the first two).
+    ships=tuple(
+        (f"litellm/{module}", f"runtime/litellm/hooks/{module}")
+        for module in ("gateway_auth.py", "gateway_hooks.py", "gateway_policy.py")
+    ),
     reads_secrets=True,
+    authenticates_clients=True,
     # Start-up takes ~5 s; allow up to 2 min on a cold node before liveness takes over.
     startup_probe=Probe("/health/liveliness", period_seconds=5, failure_threshold=24),
     liveness_probe=Probe("/health/liveliness", period_seconds=10, failure_threshold=3, timeout_seconds=3),
@@ -172,8 +184,10 @@ PORTKEY = Engine(
     plain_env=(("NODE_ENV", "production"),),
     # Configs travel per request (x-portkey-config); the pods carry them for clients and reviewers.
     serves=("routing.json", "portkey/*.json"),
+    ships=(),
     # The OSS build has no Model Catalog: the caller supplies provider credentials per request.
     reads_secrets=False,
+    authenticates_clients=False,
     # No /health route: TCP probes.
     startup_probe=Probe(None, period_seconds=2, failure_threshold=30),
     liveness_probe=Probe(None, period_seconds=10, failure_threshold=3),
@@ -196,8 +210,15 @@ PORTKEY = Engine(
     writes_request_log=False,
 )
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
 ENGINES: dict[str, Engine] = {engine.name: engine for engine in (LITELLM, PORTKEY)}
 DEFAULT_ENGINE = LITELLM.name
+
+
+def shipped_files(engine: Engine) -> dict[str, Path]:
+    """The project files ``engine``'s pods carry: path in the config tree → the file in this repository."""
+    return {destination: REPO_ROOT / source for destination, source in engine.ships}
 
 
 class UnknownEngineError(ValueError):

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from local.processes import ENGINE_STARTERS, INSTALL_HINTS
-from runtime.engines import ENGINES, UnknownEngineError, engine_named
+from runtime.engines import ENGINES, UnknownEngineError, engine_named, shipped_files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -45,3 +45,12 @@ def test_every_served_file_is_in_the_generated_tree() -> None:
     for engine in ENGINES.values():
         for pattern in engine.serves:
             assert list(generated.glob(pattern)), (engine.name, pattern)
+
+
+def test_every_shipped_file_exists_and_lands_beside_what_the_engine_serves() -> None:
+    for engine in ENGINES.values():
+        served_dirs = {pattern.rsplit("/", 1)[0] for pattern in engine.serves if "/" in pattern}
+        for destination, source in shipped_files(engine).items():
+            assert source.is_file(), (engine.name, source)
+            assert destination.rsplit("/", 1)[0] in served_dirs, (engine.name, destination)
+            assert not (ROOT / "gateway_config" / "generated" / "local" / destination).exists(), destination

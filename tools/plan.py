@@ -142,8 +142,9 @@ def _portkey_fields(kind: str, inputs: dict[str, Any]) -> list[str]:
         text = (inputs.get("yaml") or {}).get(ASSET_MARKER, "") if isinstance(inputs.get("yaml"), dict) else ""
         document = yaml.safe_load(text) if text else {}
         variables = sorted(((document or {}).get("values") or {}).get("environmentVariables") or {})
+        imports = (document or {}).get("imports") or []
         return [
-            f"ESC {where}, imports {', '.join((document or {}).get('imports') or [])}",
+            f"ESC {where}" + (f", imports {', '.join(imports)}" if imports else ", imports nothing"),
             "environmentVariables: " + ", ".join(variables),
         ]
     return []

@@ -18,6 +18,11 @@ Failover follows what was measured on LiteLLM 1.106 (docs/probe-litellm-portkey.
   the ACL user `gateway`: `router_settings.redis_username` does not exist in LiteLLM 1.106 (it is
   dropped with a warning), the username goes in `cache_kwargs`; the semantic cache takes only a URL.
 
+The client contract (docs/client-api.md) is enforced by two modules of project code that ship next
+to the generated config (runtime/litellm/hooks/; the engine registry carries them into the pods): the
+`custom_auth` hook (keys, routes, tasks) and a callback (request validation, error bodies). A target
+cools down only on the upstream failures the spec's retry codes name, never on what a client sent.
+
 Secrets and infrastructure endpoints are `os.environ/NAME` references only, so one file runs in a
 pod (env from Kubernetes Secrets) and on a laptop (env from `make run`).
 """
@@ -63,6 +68,10 @@ MASTER_KEY_REFERENCE = env_reference(MASTER_KEY)
 SEMANTIC_CACHE_GROUP = "semantic-cache-embedding"
 CACHE_NAMESPACE = "llm-gateway"
 REDIS_BREAKER_RECOVERY_SECONDS = 10
+# The hooks the proxy loads from the config's folder (`module.attribute`, module = file name there).
+AUTH_HOOK = "gateway_auth.user_api_key_auth"
+CALLBACK_HOOK = "gateway_hooks.proxy_handler_instance"
+HOOK_MODULES = tuple(f"{hook.split('.')[0]}.py" for hook in (AUTH_HOOK, CALLBACK_HOOK))
 
 # A malformed or refused request fails the same way on every retry (LiteLLM RetryPolicy names).
 NOT_RETRIED = {"BadRequestErrorRetries": 0, "ContentPolicyViolationErrorRetries": 0}
@@ -76,6 +85,22 @@ RETRY_POLICY_BY_STATUS = {
     503: "ServiceUnavailableErrorRetries",
     504: "TimeoutErrorRetries",
 }
+
+
+# LiteLLM's per-deployment cooldown policy names (router_utils/cooldown_handlers.py).
+COOLDOWN_POLICY_BY_STATUS = {
+    408: "TimeoutErrorAllowedFails",
+    429: "RateLimitErrorAllowedFails",
+    500: "InternalServerErrorAllowedFails",
+    502: "BadGatewayErrorAllowedFails",
+    503: "ServiceUnavailableErrorAllowedFails",
+    504: "TimeoutErrorAllowedFails",
+}
+# A request the upstream answers 404 or 401 (a path it lacks, a credential it refuses) says nothing
+# about the target's health for other requests; LiteLLM would cool the target down on it.
+NEVER_COOLED = ("AuthenticationErrorAllowedFails", "NotFoundErrorAllowedFails")
+# "Never": the policy takes a count, no infinity; no target fails this often within a cooldown window.
+NEVER = 1_000_000_000
 
 
 def _model_prefix(target: ResolvedTarget) -> str:
@@ -200,8 +225,32 @@ def _deployment(task: ResolvedTask, deployment: Deployment, environment_cache: C
     if not deployment.last_resort:
         # One failure cools this target down, so the next requests go straight to the next one.
         model_info["allowed_fails"] = 0
+        model_info["allowed_fails_policy"] = cooldown_policy(task)
         model_info["cooldown_time"] = task.cooldown_seconds
     return {"model_name": task.name, "litellm_params": params, "model_info": model_info}
+
+
+def cooldown_policy(task: ResolvedTask) -> dict[str, int]:
+    """Which failures cool a target down at once: the upstream statuses the task's retry codes name, and
+    timeouts; never a 404 or 401. Classes it does not name (BadRequest: LiteLLM would then start cooling
+    on it) keep LiteLLM's own rule with `allowed_fails: 0`: other 5xx cool, other 4xx do not."""
+    cooled = {
+        COOLDOWN_POLICY_BY_STATUS[code] for code in task.retry.on_status_codes if code in COOLDOWN_POLICY_BY_STATUS
+    }
+    cooled.add("TimeoutErrorAllowedFails")
+    policy = {name: 0 if name in cooled else NEVER for name in sorted(set(COOLDOWN_POLICY_BY_STATUS.values()))}
+    return {**policy, **dict.fromkeys(NEVER_COOLED, NEVER)}
+
+
+def client_contract_settings() -> dict[str, Any]:
+    """`litellm_settings` of the client contract besides its callback (`CALLBACK_HOOK`, in `callbacks`):
+    the Anthropic-format bridge."""
+    return {
+        # `/v1/messages` to an OpenAI deployment goes through chat/completions like every other request,
+        # not the Responses API: an upstream without `/responses` answered 404, which cooled a healthy
+        # target down for every client (docs/runtime-facts.md).
+        "use_chat_completions_url_for_anthropic_messages": True,
+    }
 
 
 def task_retry_policy(task: ResolvedTask) -> dict[str, int]:
@@ -285,7 +334,9 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
         **_router_state_redis(),
     }
     litellm_settings: dict[str, Any] = {
-        "callbacks": ["prometheus", REQUEST_LOG_CALLBACK],
+        # Metrics, the request log, and the client contract's callback (request validation, error bodies).
+        "callbacks": ["prometheus", REQUEST_LOG_CALLBACK, CALLBACK_HOOK],
+        **client_contract_settings(),
         # Without it a streamed request to a model with a Hugging Face tokenizer blocks ~23 s trying
         # to download it (measured), on a pod whose egress is limited to the providers.
         "disable_hf_tokenizer_download": True,
@@ -304,6 +355,8 @@ def litellm_config(environment: ResolvedEnvironment) -> dict[str, Any]:
         "litellm_settings": litellm_settings,
         "general_settings": {
             "master_key": MASTER_KEY_REFERENCE,
+            # The auth hook accepts the master key (administrators) and each application's key.
+            "custom_auth": AUTH_HOOK,
             # Rate-limit and usage counters shared across pods: with the router's state, not the cache.
             "coordination_redis": dict(STATE_REDIS),
         },

@@ -127,6 +127,19 @@ def _portkey_provider_entry(entry: ResolvedPortkeyProvider) -> dict[str, Any]:
     }
 
 
+def _applications(environment: ResolvedEnvironment) -> dict[str, dict[str, Any]]:
+    """Who may call the in-cluster gateway: each application's tasks and the variable holding its key
+    (the Pulumi program generates the keys into Secrets; the gateway's auth hook reads this section)."""
+    return {
+        application.name: {
+            "description": application.description,
+            "tasks": list(application.tasks),
+            "key_env": application.key_env,
+        }
+        for application in environment.applications
+    }
+
+
 def routing_manifest(environment: ResolvedEnvironment) -> dict[str, Any]:
     """The manifest for one environment, as data."""
     return {
@@ -146,4 +159,5 @@ def routing_manifest(environment: ResolvedEnvironment) -> dict[str, Any]:
             "embedding_model": environment.cache_embedding_target.model if environment.cache_embedding_target else None,
         },
         "tasks": {task.name: _task_entry(task, environment.cache_embedding_target) for task in environment.tasks},
+        "applications": _applications(environment),
     }

@@ -27,12 +27,31 @@ from typing import Any
 
 import pytest
 from e2e_engines import LiteLLMEngine, LiteLLMPool, require_tool
+from e2e_support import ERROR_BODIES
 
 from local.client import gateway_tasks
 from local.environment import LocalEnvironment, build_local_tree, load_local_spec, prepare_environment
 from local.mock_provider import MockControl
 from local.processes import ServerProcess, engine_environment, portkey_available, start_mock_provider, start_portkey
 from runtime.engines import PORTKEY
+
+
+@pytest.fixture(autouse=True)
+def no_error_body_leaks_internals() -> Iterator[None]:
+    """After every test: none of the error responses its clients received carries a traceback or a
+    local path (docs/client-api.md: "never a traceback or a local path")."""
+    first = len(ERROR_BODIES.seen)
+    yield
+    leaks = [entry for entry in ERROR_BODIES.seen[first:] if ERROR_BODIES.leaks(entry[2])]
+    assert not leaks, f"error bodies with internals: {leaks}"
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if ERROR_BODIES.seen:
+        statuses = sorted({status for _, status, _ in ERROR_BODIES.seen})
+        terminalreporter.write_line(
+            f"e2e: scanned {len(ERROR_BODIES.seen)} error responses (statuses {statuses}) for internals"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +72,9 @@ def routing(generated_local: Path) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def mock_server(e2e_dir: Path) -> Iterator[ServerProcess]:
-    server = start_mock_provider(e2e_dir / "logs")
+def mock_server(e2e_dir: Path, generated_local: Path) -> Iterator[ServerProcess]:
+    """The mock provider; each provider lists the models the generated routing sends it."""
+    server = start_mock_provider(e2e_dir / "logs", routing=generated_local / "routing.json")
     yield server
     server.stop()
 

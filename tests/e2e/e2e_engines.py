@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_support import unique_body
+from e2e_support import gateway_client, unique_body
 
 from local.client import CHAT_PATH, gateway_tasks, litellm_headers
 from local.environment import LocalEnvironment, prepare_environment
@@ -58,7 +58,7 @@ class LiteLLMEngine:
         return litellm_headers(self.env.env["LITELLM_MASTER_KEY"])
 
     def client(self, timeout: float = 30.0) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers=self.headers, timeout=timeout)
+        return gateway_client(self.url, self.headers, timeout)
 
     def warm_up(self, mock: MockControl) -> None:
         """Pay the proxy's first-request costs (lazy imports: seconds here) before a test times anything.

@@ -13,12 +13,53 @@ import json
 import math
 import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from gateway_policy import has_internals
 
 from local.client import CHAT_PATH, SERVED_BY_MARKER, chat_body, gateway_tasks, target_label
+from local.processes import REPO_ROOT
+
+
+@dataclass
+class ErrorBodies:
+    """Every error response (status >= 400) the e2e tests' clients receive, raw httpx and SDKs alike
+    (they all get their HTTP client from :func:`gateway_client`), so a check after each test can tell
+    whether one leaked a traceback or a local path (tests/e2e/conftest.py)."""
+
+    seen: list[tuple[str, int, str]] = field(default_factory=list)
+
+    def record(self, response: httpx.Response) -> None:
+        # Also an httpx2.Response (the Anthropic SDK's HTTP client): the same API.
+        if response.status_code >= 400:
+            response.read()
+            request = response.request
+            self.seen.append((f"{request.method} {request.url.path}", response.status_code, response.text))
+
+    @staticmethod
+    def leaks(text: str) -> bool:
+        return has_internals(text) or str(REPO_ROOT) in text or "site-packages" in text
+
+
+ERROR_BODIES = ErrorBodies()
+
+
+def gateway_client(
+    base_url: str = "",
+    headers: dict[str, str] | None = None,
+    timeout: float = 30.0,
+    on_request: Callable[[httpx.Request], None] | None = None,
+) -> httpx.Client:
+    """An httpx client whose error responses :data:`ERROR_BODIES` scans; ``on_request`` sees each request."""
+    return httpx.Client(base_url=base_url, headers=headers, timeout=timeout, event_hooks=scanned_hooks(on_request))
+
+
+def scanned_hooks(on_request: Callable[[Any], None] | None = None) -> dict[str, list[Callable[[Any], None]]]:
+    """The ``event_hooks`` of an HTTP client whose error responses :data:`ERROR_BODIES` scans."""
+    return {"request": [on_request] if on_request else [], "response": [ERROR_BODIES.record]}
 
 
 @dataclass(frozen=True)

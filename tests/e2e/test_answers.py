@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from e2e_engines import LiteLLMEngine
-from e2e_support import post_stream, route, unique_body
+from e2e_support import gateway_client, post_stream, route, unique_body
 
 from local.client import gateway_tasks, portkey_headers, post_chat
 from local.environment import LocalEnvironment
@@ -48,7 +47,7 @@ def test_litellm_streams_sse_chunks_for_every_routed_task(
 def test_portkey_answers_every_routed_task(
     portkey_gateway: ServerProcess, portkey_env: LocalEnvironment, routing: dict[str, Any], mock: MockControl
 ) -> None:
-    with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client:
+    with gateway_client(portkey_gateway.url) as client:
         for task in _routed_tasks(routing):
             answer = post_chat(client, unique_body(task), portkey_headers(portkey_env.portkey_config(task)))
             assert answer.status == 200, (task, answer.text)
@@ -60,7 +59,7 @@ def test_portkey_streams_sse_chunks_for_every_routed_task(
     portkey_gateway: ServerProcess, portkey_env: LocalEnvironment, routing: dict[str, Any], mock: MockControl
 ) -> None:
     """OpenAI-format SSE for every task, the Anthropic targets' event streams converted by the gateway."""
-    with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client:
+    with gateway_client(portkey_gateway.url) as client:
         for task in _routed_tasks(routing):
             headers = portkey_headers(portkey_env.portkey_config(task))
             stream = post_stream(client, unique_body(task, stream=True), headers)

@@ -16,10 +16,9 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import pytest
 from e2e_engines import LiteLLMPool
-from e2e_support import binomial_bounds, route, unique_body
+from e2e_support import binomial_bounds, gateway_client, route, unique_body
 
 from local.client import Answer, gateway_tasks, portkey_headers, post_chat
 from local.environment import LocalEnvironment
@@ -81,6 +80,6 @@ def test_portkey_experiment_share_is_within_binomial_bounds(
 ) -> None:
     task, variant, share = _experiment(routing)
     headers = portkey_headers(portkey_env.portkey_config(task))
-    with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client:
+    with gateway_client(portkey_gateway.url) as client:
         answers = _run(lambda _: post_chat(client, unique_body(task, "experiment"), headers))
     _assert_split(answers, task, variant, share, routing, mock)

@@ -17,10 +17,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import httpx
 import pytest
 from e2e_engines import LiteLLMPool
-from e2e_support import route, tasks_of_tier, unique_body
+from e2e_support import gateway_client, route, tasks_of_tier, unique_body
 
 from local.client import portkey_headers, post_chat, target_label
 from local.environment import LocalEnvironment
@@ -116,7 +115,7 @@ def test_portkey_503_twice_fails_over_at_once_and_retries_only_the_last_target(
     headers = portkey_headers(portkey_env.portkey_config(task))
 
     mock.fail(primary, 503, times=2)
-    with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client:
+    with gateway_client(portkey_gateway.url) as client:
         answers = [post_chat(client, unique_body(task, "503x2"), headers) for _ in range(3)]
         # No circuit breaker: each request tries the primary once (retry attempts 0 on it), so the third
         # request meets it recovered.
@@ -168,7 +167,7 @@ def test_portkey_primary_down_every_tier1_task_is_served_by_the_fallback(
 ) -> None:
     tasks = tasks_of_tier(routing, "tier1")
     assert tasks, "the generated routing.json has no tier-1 task"
-    with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client:
+    with gateway_client(portkey_gateway.url) as client:
         for task in tasks:
             chain = route(routing, task).control_chain
             mock.reset()
@@ -211,7 +210,7 @@ def test_portkey_slow_primary_is_timed_out_and_served_by_the_fallback(
     mock.sleep(chain[0], timeout + 3)
     # No circuit breaker: every request pays the primary's timeout. Two at once show it without
     # paying it twice in wall time.
-    with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client, ThreadPoolExecutor(2) as pool:
+    with gateway_client(portkey_gateway.url) as client, ThreadPoolExecutor(2) as pool:
         answers = list(pool.map(lambda _: post_chat(client, unique_body(task, "slow"), headers), range(2)))
     for answer in answers:
         assert (answer.status, answer.target) == (200, chain[1]), answer.text

@@ -2,7 +2,7 @@
 
 Redis reads its users from an ACL file holding only password hashes (not `--requirepass` on argv,
 which `CONFIG GET` would also hand back); each password is random; every server gets a minimal
-environment, not the caller's; the printed curl example reads the master key from a file.
+environment, not the caller's; the printed curl example reads its key from a file.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from e2e_engines import require_tool
 
 from components.redis import acl_file
 from gateway_config.runtime_env import redis_acl_rules
-from local.environment import LocalEnvironment
+from local.environment import ADMIN_KEY_FILE, LocalEnvironment
 from local.processes import (
     LOOPBACK,
     free_port,
@@ -27,7 +27,7 @@ from local.processes import (
     start_redis,
     wait_until_ready,
 )
-from local.run import _curl
+from local.run import curl_command
 from runtime.engines import LITELLM
 
 pytestmark = pytest.mark.e2e
@@ -73,14 +73,18 @@ def test_servers_get_a_minimal_environment(monkeypatch: pytest.MonkeyPatch) -> N
     assert env["PATH"] == os.environ["PATH"]
 
 
-def test_the_printed_curl_reads_the_master_key_from_a_file(tmp_path: Path) -> None:
+def test_the_printed_curl_reads_the_key_from_a_file(tmp_path: Path) -> None:
+    # No application may use the task here: the example falls back to the administrators' key.
     key = "sk-local-canary-0b7e"
     env = LocalEnvironment(root=tmp_path, env={"LITELLM_MASTER_KEY": key}, routing={"tasks": {}})
-    line = _curl(LITELLM, "http://127.0.0.1:4000", env, "chat")
+    keys = tmp_path / "keys"
+    env.write_key_files(keys)
+    line = curl_command(LITELLM, "http://127.0.0.1:4000", env, "chat", keys)
     assert key not in line
-    key_file = tmp_path / "master.key"
-    assert f"$(cat {key_file})" in line and key_file.read_text() == key
-    assert (key_file.stat().st_mode & 0o077) == 0
+    header = keys / f"{ADMIN_KEY_FILE}.header"
+    # curl reads the header from the file itself: the key is on no command line, not even curl's.
+    assert f"-H @{header}" in line and header.read_text() == f"Authorization: Bearer {key}\n"
+    assert (header.stat().st_mode & 0o077) == 0 and (keys.stat().st_mode & 0o077) == 0
 
 
 def test_the_clusters_acl_file_loads_and_means_what_it_says(tmp_path: Path) -> None:

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
 import pytest
 from e2e_engines import LiteLLMPool
-from e2e_support import Route, Stream, post_stream, route, unique_body
+from e2e_support import Route, Stream, gateway_client, post_stream, route, unique_body
 
 from local.client import gateway_tasks, portkey_headers
 from local.environment import LocalEnvironment
@@ -78,7 +77,7 @@ def test_portkey_stream_with_primary_down_comes_whole_from_the_fallback(
     chosen, down, fallback = _scenario(routing)
     mock.fail(down[0].split("/", 1)[0] + "/*", 503)
     headers = portkey_headers(portkey_env.portkey_config(chosen.task))
-    with httpx.Client(base_url=portkey_gateway.url, timeout=30) as client:
+    with gateway_client(portkey_gateway.url) as client:
         streams = [
             post_stream(client, unique_body(chosen.task, "stream-failover", stream=True), headers)
             for _ in range(STREAMS)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
-from spec_edits import BASE_SPEC, REAL_SPEC, TESTS_DIR, base_text, edit, line_of, run_cli
+from spec_edits import BASE_SPEC, REAL_SPEC, REPO_ROOT, TESTS_DIR, base_text, edit, line_of, run_cli
 
 from gateway_config.build import DEFAULT_OUT
 from gateway_config.cli import main
@@ -74,7 +76,20 @@ def test_build_writes_every_routed_task_for_every_environment(tmp_path: Path) ->
     assert {"prod/portkey/code_generation.json", "prod/portkey/chat.json", "local/portkey/experimental.json"} <= written
     # the build is the committed tree
     assert all((out / path).read_bytes() == (DEFAULT_OUT / path).read_bytes() for path in written)
-    assert result.stdout.startswith(f"wrote {len(written)} files for staging, prod, local under ")
+    # Into an empty folder every file is new: all of them changed.
+    assert result.stdout.startswith(f"{len(written)} changed of {len(written)} files for staging, prod, local under ")
+    again = run_cli("build", "--out", out)
+    assert again.stdout.startswith(f"no change: {len(written)} files for staging, prod, local under "), again.stdout
+
+
+def test_build_names_the_files_that_changed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out"
+    shutil.copytree(DEFAULT_OUT, out)
+    (out / "prod" / "routing.json").write_text("{}\n", encoding="utf-8")
+    (out / "prod" / "portkey" / "retired.json").write_text("{}\n", encoding="utf-8")
+    assert main(["build", "--out", str(out)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("2 changed of ") and lines[1:] == ["  prod/portkey/retired.json", "  prod/routing.json"]
 
 
 def test_build_one_environment_leaves_the_others(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -203,3 +218,77 @@ def test_diff_with_an_invalid_side_exits_2(tmp_path: Path) -> None:
         f"{broken}:{line_of(text, 'tier: tier3')}: tasks.chat.tier: "
         "unknown tier 'tier3' (defined: cortex-embeddings, experimental, tier1, tier2)"
     ]
+
+
+def _assert_well_formed_markdown(markdown: str) -> None:
+    """A blank line before and after every heading, no doubled blank lines, one trailing newline."""
+    assert markdown.endswith("\n") and not markdown.endswith("\n\n")
+    lines = markdown.split("\n")[:-1]
+    assert "" not in (lines[0], lines[-1])
+    for index, line in enumerate(lines):
+        if line.startswith("#"):
+            assert index == 0 or lines[index - 1] == "", (index, line)
+            assert lines[index + 1] == "", (index, line)
+        assert not (line == "" and lines[index - 1] == ""), index
+
+
+def test_diff_folds_identical_environments_and_describes_a_new_task(tmp_path: Path) -> None:
+    # A new task with the defaults: the same in staging and prod, other limits in local (its overlay).
+    after = edit(
+        base_text(), ("  chat:\n    tier: tier2\n", "  chat:\n    tier: tier2\n  summaries:\n    tier: tier2\n")
+    )
+    markdown = _diff(tmp_path, after)
+    _assert_well_formed_markdown(markdown)
+    assert markdown.count("- **summaries**") == 2
+    assert "### staging, prod\n" in markdown and "### local\n" in markdown
+    folded = markdown[markdown.index("### staging, prod") : markdown.index("### local")]
+    local = markdown[markdown.index("### local") :]
+    for line in (
+        "  - task added: openai/gpt-4o-mini → anthropic/claude-haiku-4-5-20251001",
+        "  - request timeout: 30 s",
+        "  - cache: semantic, ttl 3600 s, similarity 0.95",
+        "  - retry: 3 attempts on 429, 500, 502, 503, 504",
+    ):
+        assert line in folded.splitlines(), f"{line!r} not in\n{markdown}"
+    assert "  - request timeout: 5 s" in local.splitlines() and "  - cache: simple, ttl 3600 s" in local.splitlines()
+
+    prod_only = edit(after, ("        code_generation: 6000\n", "        code_generation: 7000\n"))
+    markdown = _diff(tmp_path, prod_only)
+    _assert_well_formed_markdown(markdown)
+    assert "### staging\n" in markdown and "### prod\n" in markdown and "### staging, prod" not in markdown
+
+
+def test_diff_names_application_changes(tmp_path: Path) -> None:
+    before = base_text() + "applications:\n  bot:\n    tasks: [chat]\n  old-app:\n    tasks: [chat]\n"
+    after = base_text() + "applications:\n  bot:\n    tasks: [chat, code_generation]\n  new-app:\n    tasks: [chat]\n"
+    (tmp_path / "before.yaml").write_text(before, encoding="utf-8")
+    (tmp_path / "after.yaml").write_text(after, encoding="utf-8")
+    result = run_cli("diff", "--base-spec", tmp_path / "before.yaml", "--spec", tmp_path / "after.yaml")
+    assert result.returncode == 0, result.stderr
+    _assert_well_formed_markdown(result.stdout)
+    assert "### staging, prod, local" in result.stdout
+    for line in (
+        "- application `bot` tasks: chat → chat, code_generation",
+        "- application added: `new-app` (tasks: chat)",
+        "- application removed: `old-app` (its key stops working)",
+    ):
+        assert line in result.stdout.splitlines(), result.stdout
+
+
+def test_make_diff_compares_with_a_git_ref_in_the_projects_environment() -> None:
+    # HEAD's spec against the working tree's: the same unless the spec is being edited.
+    result = subprocess.run(
+        ["make", "--no-print-directory", "diff", "BASE=HEAD"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PATH": "/usr/bin:/bin"},  # no `python` of someone else's on the PATH
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("## Routing change\n\n")
+    _assert_well_formed_markdown(result.stdout)
+    unknown = subprocess.run(
+        ["make", "--no-print-directory", "diff", "BASE=no-such-ref"], cwd=REPO_ROOT, capture_output=True, text=True
+    )
+    assert unknown.returncode == 2 and "no-such-ref" in unknown.stderr and "Traceback" not in unknown.stderr

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import re
 
 import yaml
-from spec_edits import base_text, edit, valid
+from spec_edits import REPO_ROOT, base_text, edit, valid
 
 from gateway_config.build import render
 from gateway_config.diff import routing_diff
+from gateway_config.generators.litellm import HOOK_MODULES
 from gateway_config.generators.portkey import portkey_config
 from gateway_config.resolve import resolve_environment
+from runtime.engines import LITELLM, shipped_files
 
 
 def _portkey(text: str, environment: str, task: str) -> dict:
@@ -260,3 +263,59 @@ def test_rate_limit_reaches_the_manifest_and_the_diff() -> None:
     assert "Portkey provider `@prod-openrouter-exp` credit limit: 20000 → 700 USD/month" in routing_diff(
         valid(base_text()), valid(budget), ["prod"]
     )
+
+
+def test_litellm_cools_a_target_only_on_the_tasks_retry_codes_and_timeouts() -> None:
+    # A task that retries only 429s: a 500 or 503 no longer takes its target out of rotation, a 404 or
+    # 401 never does, a timeout always does; BadRequest is not named (naming it would opt it in).
+    text = edit(
+        base_text(),
+        ("  chat:\n    tier: tier2\n", "  chat:\n    tier: tier2\n    retry:\n      on_status_codes: [429]\n"),
+    )
+    never = 1_000_000_000
+    deployments = {d["model_info"]["id"]: d["model_info"] for d in _litellm(text, "prod")["model_list"]}
+    assert deployments["chat/gpt-4o-mini"]["allowed_fails_policy"] == {
+        "AuthenticationErrorAllowedFails": never,
+        "BadGatewayErrorAllowedFails": never,
+        "InternalServerErrorAllowedFails": never,
+        "NotFoundErrorAllowedFails": never,
+        "RateLimitErrorAllowedFails": 0,
+        "ServiceUnavailableErrorAllowedFails": never,
+        "TimeoutErrorAllowedFails": 0,
+    }
+    default = deployments["code_generation/gpt-4o"]["allowed_fails_policy"]
+    assert {name for name, count in default.items() if count == 0} == {
+        "BadGatewayErrorAllowedFails",
+        "InternalServerErrorAllowedFails",
+        "RateLimitErrorAllowedFails",
+        "ServiceUnavailableErrorAllowedFails",
+        "TimeoutErrorAllowedFails",
+    }
+    for info in deployments.values():
+        assert "BadRequestErrorAllowedFails" not in info.get("allowed_fails_policy", {})
+        # The last resort keeps LiteLLM's own rule (it is never cooled down quickly).
+        assert ("allowed_fails_policy" in info) == ("allowed_fails" in info)
+
+
+def test_litellm_loads_the_client_contract_hooks_it_is_shipped_with() -> None:
+    config = _litellm(base_text(), "prod")
+    assert config["general_settings"]["custom_auth"] == "gateway_auth.user_api_key_auth"
+    settings = config["litellm_settings"]
+    # Metrics, the request log, then the client contract's callback.
+    assert settings["callbacks"] == ["prometheus", "s3_v2", "gateway_hooks.proxy_handler_instance"]
+    assert settings["use_chat_completions_url_for_anthropic_messages"] is True
+    shipped = {destination.removeprefix("litellm/") for destination in shipped_files(LITELLM)}
+    assert set(HOOK_MODULES) <= shipped
+    for hook in (config["general_settings"]["custom_auth"], settings["callbacks"][-1]):
+        module, attribute = hook.split(".")
+        source = (REPO_ROOT / "runtime" / "litellm" / "hooks" / f"{module}.py").read_text()
+        assert re.search(rf"^(async def {attribute}\(|{attribute} = )", source, re.MULTILINE), hook
+
+
+def test_manifest_names_each_applications_tasks_and_key_variable() -> None:
+    text = base_text() + "applications:\n  support-bot:\n    description: Support.\n    tasks: [chat]\n"
+    for environment in ("staging", "prod", "local"):
+        assert _manifest(text, environment)["applications"] == {
+            "support-bot": {"description": "Support.", "tasks": ["chat"], "key_env": "LLM_GATEWAY_APP_KEY_SUPPORT_BOT"}
+        }
+    assert _manifest(base_text(), "prod")["applications"] == {}

@@ -864,6 +864,44 @@ RULE_CASES = [
             "task budgets add up to 1600 USD, more than monthly_usd 1500",
         ),
     ),
+    # --- applications: the keys of the in-cluster gateway and their tasks ---
+    case(
+        "application-unknown-task",
+        ("      monthly_usd: 0", "      monthly_usd: 0\napplications:\n  bi-app:\n    tasks: [chat, reporting]"),
+        (
+            "tasks: [chat, reporting]",
+            "applications.bi-app.tasks[1]",
+            "unknown task 'reporting' "
+            "(defined: business_intelligence, chat, code_generation, embeddings, experimental)",
+        ),
+    ),
+    case(
+        "application-cortex-task",
+        ("      monthly_usd: 0", "      monthly_usd: 0\napplications:\n  search:\n    tasks: [embeddings]"),
+        (
+            "tasks: [embeddings]",
+            "applications.search.tasks[0]",
+            "task 'embeddings' runs in Snowflake Cortex, not through the gateway: an application queries it there "
+            "with its Snowflake role",
+        ),
+    ),
+    case(
+        "application-task-twice",
+        ("      monthly_usd: 0", "      monthly_usd: 0\napplications:\n  bot:\n    tasks: [chat, chat]"),
+        ("tasks: [chat, chat]", "applications.bot.tasks", "a task is listed twice"),
+    ),
+    case(
+        "application-key-variable-clash",
+        (
+            "      monthly_usd: 0",
+            "      monthly_usd: 0\napplications:\n  support-bot:\n    tasks: [chat]\n  support_bot:\n    tasks: [chat]",
+        ),
+        (
+            "  support_bot:",
+            "applications.support_bot",
+            "application 'support-bot' has the same key variable LLM_GATEWAY_APP_KEY_SUPPORT_BOT: rename one",
+        ),
+    ),
 ]
 
 

@@ -1,7 +1,8 @@
 """Golden files: a fixed spec and the exact tree it must generate, plus the committed real tree.
 
 The golden spec (golden/spec.yaml) exercises fallback, loadbalance, fallback_tier, experiments with
-model and tier variants, per-task overrides, a Cortex task and a custom_host environment. After an
+model and tier variants, per-task overrides, a route-bound task (`prompts_stay_on_route`), a Cortex
+task, a custom_host environment and client applications. After an
 intended generator change, rewrite the expected tree and review its diff like any other change:
 
     UPDATE_GOLDEN=1 .venv/bin/pytest -q tests/gateway_config/test_golden.py

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
+from program.generated_tree import DEFAULT_GENERATED_DIR
 from tools.offline import render_manifests
 
 KUBERNETES_VERSION = "1.33.0"
@@ -12,14 +14,17 @@ KUBERNETES_VERSION = "1.33.0"
 CRD_ALLOW_LIST = {("monitoring.coreos.com/v1", "ServiceMonitor")}
 # The objects Pulumi names (a data change replaces them: create, roll the pods, delete the old one),
 # by kind and logical name.
+# The applications of the committed spec (the same in staging and prod): one key Secret each.
+APPLICATIONS = sorted(json.loads((DEFAULT_GENERATED_DIR / "prod" / "routing.json").read_text())["applications"])
+APPLICATION_SECRETS = {f"llm-gateway-app-{name}-secret" for name in APPLICATIONS}
 AUTO_NAMED = {
     ("ConfigMap", "llm-gateway-config"),
     ("Secret", "llm-gateway-provider-keys"),
     ("Secret", "llm-gateway-master-key-secret"),
-    ("Secret", "llm-gateway-application-key-secret"),
     ("Secret", "llm-gateway-redis-cache-auth"),
     ("Secret", "llm-gateway-redis-state-auth"),
     ("Secret", "llm-gateway-request-log-keys"),
+    *(("Secret", name) for name in APPLICATION_SECRETS),
 }
 
 

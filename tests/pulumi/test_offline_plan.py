@@ -98,8 +98,12 @@ def test_prod_plan_lists_the_portkey_control_plane_and_the_esc_app_environment(
         "pulumi-python:dynamic/portkey:UsageLimitsPolicy  llm-gateway-portkey-budget-environment",
         "budget: 20000 USD/monthly, alert at 16000",
         "pulumiservice:index:Environment  llm-gateway-app-environment-environment",
-        "ESC organization/llm-gateway/prod-app, imports llm-gateway/prod-app-credential",
-        "ESC organization/llm-gateway/prod-app-credential: values.gateway.applicationKey = [secret]",
+        "ESC organization/llm-gateway/prod-app, imports nothing",
+        "pulumiservice:index:Environment  llm-gateway-app-environment-support-assistant-environment",
+        "ESC organization/llm-gateway/prod-app-support-assistant, imports llm-gateway/prod-app, "
+        "llm-gateway/prod-credential-support-assistant",
+        "environmentVariables: LLM_GATEWAY_APPLICATION, LLM_GATEWAY_KEY",
+        "ESC organization/llm-gateway/prod-credential-support-assistant: values.gateway.applicationKey = [secret]",
         "escAppEnvironment = llm-gateway/prod-app",
     ):
         assert needle in stdout, needle

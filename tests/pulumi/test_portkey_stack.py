@@ -3,8 +3,8 @@
 A stack registers exactly what its environment's generated configs name, from routing.json: prod
 only prod providers and integrations, staging only staging ones; one saved config per
 Portkey-routed task whose body is the generated file; budgets as routing.json states them; the ESC
-app environment with no secret in it and the application key, marked secret, in the credential
-environment it imports.
+app environments with no secret in them, and each application's key, marked secret, in the
+credential environment its own app environment imports.
 """
 
 from __future__ import annotations
@@ -14,9 +14,11 @@ from typing import Any
 
 import pytest
 import yaml
+from pulumi_graph import APPLICATIONS
 
 from components.app_environment import config_variable
 from components.portkey import alert_threshold
+from gateway_config.runtime_env import application_key_env
 from program.generated_tree import load_hosted_portkey
 from tools.pulumi_mocks import ASSET_MARKER, SECRET_MARKER
 
@@ -115,39 +117,60 @@ def test_usage_policies_can_be_switched_off(offline_runs: Any) -> None:
 
 
 @pytest.mark.parametrize("stack", ["prod", "staging"])
-def test_esc_app_environment_holds_no_secret_and_imports_the_marked_credential(offline_runs: Any, stack: str) -> None:
+def test_esc_app_environments_hold_no_secret_and_each_application_imports_its_own_key(
+    offline_runs: Any, stack: str
+) -> None:
     graph = offline_runs.graph(stack)
-    (app,) = [r for r in graph["resources"] if r["type"] == "pulumiservice:index:Environment"]
-    assert (app["inputs"]["organization"], app["inputs"]["project"], app["inputs"]["name"]) == (
-        "organization",
-        "llm-gateway",
-        f"{stack}-app",
-    )
-    text = app["inputs"]["yaml"][ASSET_MARKER]
-    document = yaml.safe_load(text)
-    assert document["imports"] == [f"llm-gateway/{stack}-app-credential"]
-    assert "fn::secret" not in text and "sk-" not in text
-    variables = document["values"]["environmentVariables"]
-    # Only strings under environmentVariables (the ESC SDK rejects anything else there).
-    assert all(isinstance(value, str) for value in variables.values())
-    assert variables["LLM_GATEWAY_API_KEY"] == "${gateway.applicationKey}"
-    gateway = document["values"]["gateway"]
+    environments = {
+        r["inputs"]["name"]: r for r in graph["resources"] if r["type"] == "pulumiservice:index:Environment"
+    }
+    assert set(environments) == {f"{stack}-app", *(f"{stack}-app-{name}" for name in APPLICATIONS)}
+    for resource in environments.values():
+        assert (resource["inputs"]["organization"], resource["inputs"]["project"]) == ("organization", "llm-gateway")
+        text = resource["inputs"]["yaml"][ASSET_MARKER]
+        assert "fn::secret" not in text and "sk-" not in text
+        variables = yaml.safe_load(text)["values"]["environmentVariables"]
+        # Only strings under environmentVariables (the ESC SDK rejects anything else there).
+        assert all(isinstance(value, str) for value in variables.values())
+
+    # The shared part: no key, no import.
+    shared = yaml.safe_load(environments[f"{stack}-app"]["inputs"]["yaml"][ASSET_MARKER])
+    assert "imports" not in shared and "LLM_GATEWAY_KEY" not in shared["values"]["environmentVariables"]
+    gateway = shared["values"]["gateway"]
     assert gateway["url"] == graph["outputs"]["gatewayUrl"]["value"]
     assert gateway["portkeyConfigs"] == graph["outputs"]["portkeyConfigSlugs"]["value"]
-    assert variables["LLM_GATEWAY_PORTKEY_CONFIG_CHAT"] == "${gateway.portkeyConfigs.chat}"
+    assert (
+        shared["values"]["environmentVariables"]["LLM_GATEWAY_PORTKEY_CONFIG_CHAT"] == "${gateway.portkeyConfigs.chat}"
+    )
     assert json.loads(gateway["routingJson"])["environment"] == stack
 
-    (credential,) = [r for r in graph["resources"] if r["type"] == "pulumi-python:dynamic/esc:CredentialEnvironment"]
-    inputs = credential["inputs"]
-    assert (inputs["name"], inputs["path"]) == (f"{stack}-app-credential", ["gateway", "applicationKey"])
-    assert set(inputs["value"]) == {SECRET_MARKER}
-    # The application key is the generated one in its own Secret, never the master key.
-    application = [r for r in graph["resources"] if r["name"] == "llm-gateway-application-key-secret"]
-    secret_value = _plain(application[0]["inputs"]["stringData"])["LLM_GATEWAY_API_KEY"]
-    assert _plain(inputs["value"]) == secret_value
+    credentials = {
+        r["inputs"]["name"]: r
+        for r in graph["resources"]
+        if r["type"] == "pulumi-python:dynamic/esc:CredentialEnvironment"
+    }
+    assert set(credentials) == {f"{stack}-credential-{name}" for name in APPLICATIONS}
     master = [r for r in graph["resources"] if r["name"] == "llm-gateway-master-key-secret"]
-    assert _plain(master[0]["inputs"]["stringData"])["LITELLM_MASTER_KEY"] != secret_value
+    master_key = _plain(master[0]["inputs"]["stringData"])["LITELLM_MASTER_KEY"]
+    for name in APPLICATIONS:
+        document = yaml.safe_load(environments[f"{stack}-app-{name}"]["inputs"]["yaml"][ASSET_MARKER])
+        assert document["imports"] == [f"llm-gateway/{stack}-app", f"llm-gateway/{stack}-credential-{name}"]
+        assert document["values"]["environmentVariables"] == {
+            "LLM_GATEWAY_KEY": "${gateway.applicationKey}",
+            "LLM_GATEWAY_APPLICATION": "${gateway.application}",
+        }
+        assert document["values"]["gateway"] == {"application": name}
+        inputs = credentials[f"{stack}-credential-{name}"]["inputs"]
+        assert inputs["path"] == ["gateway", "applicationKey"] and set(inputs["value"]) == {SECRET_MARKER}
+        # Each application's ESC key is the one the gateway checks for it (its own Secret), never the master key.
+        secret = [r for r in graph["resources"] if r["name"] == f"llm-gateway-app-{name}-secret"]
+        assert _plain(inputs["value"]) == _plain(secret[0]["inputs"]["stringData"])[application_key_env(name)]
+        assert _plain(inputs["value"]) != master_key
+    assert len({_plain(c["inputs"]["value"]) for c in credentials.values()}) == len(APPLICATIONS)
     assert graph["outputs"]["escAppEnvironment"]["value"] == f"llm-gateway/{stack}-app"
+    assert graph["outputs"]["escApplicationEnvironments"]["value"] == {
+        name: f"llm-gateway/{stack}-app-{name}" for name in APPLICATIONS
+    }
 
 
 def test_rotated_key_changes_only_its_integrations_key(offline_runs: Any) -> None:
@@ -188,9 +211,11 @@ def test_missing_admin_key_is_refused_naming_its_esc_path(offline_runs: Any) -> 
 def test_without_the_control_plane_no_portkey_object_and_no_admin_key_needed(offline_runs: Any) -> None:
     graph = offline_runs.graph("prod-no-control-plane")
     assert not [r for r in graph["resources"] if r["type"].startswith(DYNAMIC)]
-    (app,) = [r for r in graph["resources"] if r["type"] == "pulumiservice:index:Environment"]
-    variables = yaml.safe_load(app["inputs"]["yaml"][ASSET_MARKER])["values"]["environmentVariables"]
-    assert not any(name.startswith("LLM_GATEWAY_PORTKEY") for name in variables)
+    environments = [r for r in graph["resources"] if r["type"] == "pulumiservice:index:Environment"]
+    assert len(environments) == 1 + len(APPLICATIONS)  # the shared one and one per application
+    for app in environments:
+        variables = yaml.safe_load(app["inputs"]["yaml"][ASSET_MARKER])["values"]["environmentVariables"]
+        assert not any(name.startswith("LLM_GATEWAY_PORTKEY") for name in variables)
 
 
 def test_alert_thresholds_stay_inside_portkeys_bounds() -> None:

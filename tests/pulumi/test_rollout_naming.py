@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pulumi_graph import AUTO_NAMED, auto_named, container, generated_name, one
+from pulumi_graph import APPLICATION_SECRETS, AUTO_NAMED, auto_named, container, generated_name, one
 
 from program.generated_tree import load_generated_config
 from runtime.engines import LITELLM
@@ -55,7 +55,7 @@ def test_pods_take_the_names_from_the_objects_outputs(stack_graph: dict[str, Any
     assert _config_map_read(stack_graph) == generated_name(stack_graph, "ConfigMap", CONFIG)
     assert _secrets_read(stack_graph, "Deployment", GATEWAY) == {
         generated_name(stack_graph, "Secret", logical)
-        for logical in (PROVIDER_KEYS, MASTER_KEY, REDIS_AUTH, STATE_AUTH, REQUEST_LOG_KEYS)
+        for logical in (PROVIDER_KEYS, MASTER_KEY, REDIS_AUTH, STATE_AUTH, REQUEST_LOG_KEYS, *APPLICATION_SECRETS)
     }
     assert _secrets_read(stack_graph, "StatefulSet", REDIS) == {generated_name(stack_graph, "Secret", REDIS_AUTH)}
     assert _secrets_read(stack_graph, "StatefulSet", STATE) == {generated_name(stack_graph, "Secret", STATE_AUTH)}

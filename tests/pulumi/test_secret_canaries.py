@@ -8,8 +8,9 @@ import json
 from typing import Any
 
 import pytest
-from pulumi_graph import auto_named, objects
+from pulumi_graph import APPLICATIONS, auto_named, objects
 
+from gateway_config.runtime_env import application_key_env
 from program.stack_settings import PROVIDER_KEY_SETTINGS, REQUEST_LOG_KEY_SETTINGS
 from tools.pulumi_mocks import MOCK_PASSWORD_PREFIX, SECRET_MARKER
 
@@ -67,6 +68,10 @@ def test_secrets_do_reach_their_kubernetes_secrets(offline_runs: Any, run: str, 
         assert redis["password"].startswith(MOCK_PASSWORD_PREFIX)
         # The ACL file holds only the password's hash.
         assert MOCK_PASSWORD_PREFIX not in redis["users.acl"] and "#" in redis["users.acl"]
+    for application in APPLICATIONS:
+        key = auto_named(graph, "Secret", f"llm-gateway-app-{application}-secret")["stringData"]
+        assert list(key) == [application_key_env(application)]
+        assert key[application_key_env(application)].startswith("sk-app-" + MOCK_PASSWORD_PREFIX)
 
 
 @pytest.mark.parametrize("run", ["staging", "prod", "staging-portkey"])

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from pulumi_graph import (
+    APPLICATIONS,
     AUTO_NAMED,
     KUBERNETES_VERSION,
     auto_named,
@@ -26,7 +27,7 @@ from components.gateway import ENDPOINT_DRAIN_SECONDS, REQUEST_LOG_DRAIN_MARGIN_
 from gateway_config.runtime_env import S3_FLUSH_INTERVAL
 from program.egress import NON_PUBLIC_IPV4
 from program.generated_tree import load_generated_config
-from runtime.engines import LITELLM, NO_BROWSER_ORIGIN, PORTKEY
+from runtime.engines import LITELLM, NO_BROWSER_ORIGIN, PORTKEY, shipped_files
 from tools.pulumi_mocks import SECRET_MARKER
 
 GATEWAY = "llm-gateway"
@@ -82,8 +83,8 @@ def test_every_expected_object_exists(stack_graph: dict[str, Any]) -> None:
     assert _kinds_and_names(stack_graph) == EXPECTED_OBJECTS | auto | {("Namespace", _ns(stack_graph))}
     types = Counter(resource["type"] for resource in stack_graph["resources"])
     assert set(types) >= COMPONENTS
-    # master key, application key, two Redis passwords
-    assert types["random:index/randomPassword:RandomPassword"] == 4
+    # master key, two Redis passwords, one key per application
+    assert types["random:index/randomPassword:RandomPassword"] == 3 + len(APPLICATIONS)
 
 
 def test_names_are_unique(stack_graph: dict[str, Any]) -> None:
@@ -238,6 +239,28 @@ def test_litellm_container(stack_graph: dict[str, Any]) -> None:
     assert volumes["config"]["configMap"]["name"] == config_map["metadata"]["name"]
     assert items[config_path] in config_map["data"]
     assert any(m["mountPath"] == "/tmp" for m in spec["volumeMounts"])
+    # The client-contract hooks sit next to the config file (LiteLLM loads them from its folder), as
+    # the repository has them, and routing.json (which they read) one folder up.
+    config_dir = config_path.rsplit("/", 1)[0]
+    for destination, source in shipped_files(LITELLM).items():
+        assert config_map["data"][items[f"{mount['mountPath']}/{destination}"]] == source.read_text()
+        assert f"{mount['mountPath']}/{destination}".rsplit("/", 1)[0] == config_dir
+    assert items[f"{config_dir.rsplit('/', 1)[0]}/routing.json"] in config_map["data"]
+
+
+def test_each_application_key_is_read_from_its_own_secret(stack_graph: dict[str, Any]) -> None:
+    env = env_by_name(container(stack_graph, "Deployment", GATEWAY))
+    routing = json.loads(auto_named(stack_graph, "ConfigMap", CONFIG)["data"]["routing.json"])
+    assert sorted(routing["applications"]) == APPLICATIONS
+    for application, facts in routing["applications"].items():
+        secret = auto_named(stack_graph, "Secret", f"llm-gateway-app-{application}-secret")
+        ref = env[facts["key_env"]]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": secret["metadata"]["name"], "key": facts["key_env"]}
+    secrets = stack_graph["outputs"]["applicationKeySecrets"]
+    assert secrets["value"] == {
+        application: generated_name(stack_graph, "Secret", f"llm-gateway-app-{application}-secret")
+        for application in APPLICATIONS
+    }
 
 
 def test_every_env_var_the_generated_config_reads_is_set(stack_graph: dict[str, Any]) -> None:
