@@ -351,7 +351,7 @@ def render_report(report: DriftReport) -> str:
     return render("drift_report.md.j2", report=report)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.drift_report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -360,7 +360,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--stack", required=True, help="the stack the preview ran on (named in the report)")
     parser.add_argument("--out", type=Path, help="write the markdown here (default: standard output)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         report = drift_report(read_json(args.preview), args.stack, args.preview)
     except InputError as error:

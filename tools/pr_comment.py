@@ -150,7 +150,7 @@ def render_comment(
     return comment
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.pr_comment", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -162,7 +162,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--commit", help="the commit the checks ran on (shown in the comment)")
     parser.add_argument("--base", help="the base commit the diff and cost compare with")
     parser.add_argument("--out", type=Path, help="write the comment here (default: standard output)")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     try:
         routing_diff = command_output(args.routing_diff, "make diff BASE=<sha>")
         cost = command_output(args.cost, "make cost BASE=<sha>")
