@@ -41,6 +41,10 @@ SIG_KEY = "4dabf18193072939515e22adb298388d"
 SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270"
 # Operations that change nothing: a resource read or refreshed without a difference.
 NO_CHANGE_OPS = frozenset({"same", "read", "refresh"})
+# The steps Pulumi adds around a `replace` of the same resource.
+REPLACEMENT_PARTS = frozenset(
+    {"create-replacement", "delete-replaced", "discard-replaced", "read-replacement", "import-replacement"}
+)
 # Diff kinds of pulumi/pulumi sdk/go/common/resource/plugin/provider.go (`DiffKind.String`).
 DIFF_KINDS = frozenset({"add", "add-replace", "delete", "delete-replace", "update", "update-replace"})
 # A property whose name holds one of these words is masked whatever Pulumi says about its value:
@@ -323,11 +327,14 @@ def drift_report(digest: Any, stack: str, file: Path | str) -> DriftReport:
         steps = []
     resources: list[ResourceDrift] = []
     unchanged = 0
+    replaced = {step.get("urn") for step in steps if isinstance(step, dict) and step.get("op") == "replace"}
     for index, step in enumerate(steps):
         if not isinstance(step, dict):
             problems.add(("steps", index), "not an object (a step has `op` and `urn`)")
             continue
         drift = _step_changes(step, ("steps", index), problems)
+        if drift is not None and step.get("urn") in replaced and step.get("op") in REPLACEMENT_PARTS:
+            continue  # one row set per replaced resource: the `replace` step says it all
         if drift is None:
             unchanged += 1
         elif drift not in resources:  # a refreshed resource can appear twice with the same change

@@ -135,3 +135,22 @@ def test_bad_preview_documents_exit_2_naming_the_key_path(tmp_path: Path, docume
     result = run_module("tools.drift_report", path, "--stack", "prod", "--out", out)
     assert_one_clean_error(result, f"{path}: {key_path}")
     assert not out.exists()
+
+
+def test_a_replaced_resource_is_reported_once_with_its_replace_reasons(tmp_path: Path) -> None:
+    urn = "urn:pulumi:prod::llm-gateway::llm-gateway:index:Gateway$kubernetes:core/v1:ConfigMap::llm-gateway-config"
+    live = {"urn": urn, "type": "kubernetes:core/v1:ConfigMap", "custom": True, "outputs": {"data": {"a": "1"}}}
+    code = {"urn": urn, "type": "kubernetes:core/v1:ConfigMap", "custom": True, "inputs": {"data": {"a": "2"}}}
+    steps = [
+        {"op": "create-replacement", "urn": urn, "oldState": live, "newState": code,
+         "detailedDiff": {"data.a": {"kind": "update-replace", "inputDiff": False}}},
+        {"op": "replace", "urn": urn, "oldState": live, "newState": code, "replaceReasons": ["data"],
+         "detailedDiff": {"data.a": {"kind": "update-replace", "inputDiff": False}}},
+        {"op": "delete-replaced", "urn": urn, "oldState": live, "detailedDiff": None},
+    ]  # fmt: skip
+    result = run_module("tools.drift_report", _write(tmp_path, {"steps": steps}), "--stack", "prod")
+    assert result.returncode == 1, result.stderr
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| `kubernetes")]
+    assert rows == [
+        "| `kubernetes:core/v1:ConfigMap` | `llm-gateway-config` | replace | `data.a` | update-replace | `1` → `2` |"
+    ]
