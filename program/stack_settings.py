@@ -210,6 +210,12 @@ def image_tag(image: str) -> str | None:
     return match["tag"] if match else None
 
 
+def image_digest(image: str) -> str | None:
+    """The digest of an image reference (``sha256:…``), or None when it is pinned by tag only."""
+    match = _IMAGE.match(image)
+    return match["digest"] if match else None
+
+
 def _image(value: str) -> str:
     # A tag or a digest must be given: an unpinned image silently changes under a running stack.
     match = _IMAGE.match(value)

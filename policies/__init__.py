@@ -1,0 +1,1 @@
+"""The llm-gateway CrossGuard policy pack (see docs/policies.md)."""
