@@ -2,8 +2,8 @@
 
 - the PR comment: `python -m gateway_config diff` and `python -m gateway_config cost` (on
   gateway_config/samples/requests-week.csv) between gateway_config/routing.yaml and the same spec with
-  the example change of docs/examples/routing-change.yaml applied, the policy reports of both stacks,
-  all rendered by `python -m tools.pr_comment`;
+  the example change of docs/examples/routing-change.yaml applied, and `python -m policies.report`
+  of both stacks (on the committed tree), all rendered by `python -m tools.pr_comment`;
 - a drift report: `python -m tools.drift_report` on the prod drift fixture.
 
 Regenerate the section with `UPDATE_README=1 .venv/bin/pytest tests/prflow/test_readme.py`.
@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.prflow.helpers import FIXTURES, ROOT, run_module
@@ -45,8 +46,13 @@ def _stdout(module: str, *args: str | Path, codes: tuple[int, ...] = (0,)) -> st
 
 
 def policy_reports(out: Path) -> list[Path]:
-    """Each stack's report: the fixtures of the policy pack's report shape."""
-    return [FIXTURES / f"policy-{stack}.json" for stack in ("staging", "prod")]
+    """Each stack's report from the real pack, as the PR workflow runs it (exit 1: a mandatory violation)."""
+    reports = []
+    for stack in ("staging", "prod"):
+        report = out / f"policy-{stack}.json"
+        report.write_text(_stdout("policies.report", "--stack", stack, "--json", codes=(0, 1)), encoding="utf-8")
+        reports.append(report)
+    return reports
 
 
 def quoted(markdown: str) -> str:
@@ -77,7 +83,8 @@ def expected_section(tmp: Path) -> str:
             BEGIN,
             "",
             "The comment on a PR that makes the change in"
-            " [docs/examples/routing-change.yaml](docs/examples/routing-change.yaml):",
+            " [docs/examples/routing-change.yaml](docs/examples/routing-change.yaml)"
+            " (the policy results are the pack's on the committed tree):",
             "",
             quoted(comment),
             "The drift report of a scheduled run that found prod edited by hand"
@@ -89,11 +96,16 @@ def expected_section(tmp: Path) -> str:
     )
 
 
-def test_the_readme_shows_what_the_commands_print(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def section(tmp_path_factory: pytest.TempPathFactory) -> str:
+    # Once per run: the policy reports run the whole program under mocks, twice.
+    return expected_section(tmp_path_factory.mktemp("readme"))
+
+
+def test_the_readme_shows_what_the_commands_print(section: str) -> None:
     readme = README.read_text(encoding="utf-8")
     pattern = re.compile(re.escape(BEGIN) + r".*?" + re.escape(END), re.DOTALL)
     assert pattern.search(readme), f"README.md has no {BEGIN} … {END} section"
-    section = expected_section(tmp_path)
     if os.environ.get("UPDATE_README") == "1":
         README.write_text(pattern.sub(lambda _: section, readme), encoding="utf-8")
         readme = README.read_text(encoding="utf-8")
@@ -102,8 +114,7 @@ def test_the_readme_shows_what_the_commands_print(tmp_path: Path) -> None:
     )
 
 
-def test_the_example_change_changes_routing_and_cost(tmp_path: Path) -> None:
-    section = expected_section(tmp_path)
+def test_the_example_change_changes_routing_and_cost(section: str) -> None:
     assert "No change to routing" not in section
     assert "25%" in section  # the experiment's new share
     assert re.search(r"\| prod \| chat \|[^\n]*\| [+-]\d+\.\d\d \|\n", section)  # a cost change
