@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from gateway_config.cli import build_parser as gateway_config_parser
-from tests.prflow.helpers import ROOT
+from tests.prflow.helpers import ROOT, run_module
 from tools import drift_report, pr_comment
 
 WORKFLOWS = ROOT / ".github" / "workflows"
@@ -92,6 +92,15 @@ def _make_calls() -> list[tuple[str, str]]:
     return calls
 
 
+def _make_variables() -> list[tuple[str, str]]:
+    found = []
+    for where, script in _run_scripts():
+        for command in _commands(script):
+            if command[:1] == ["make"]:
+                found += [(where, word.split("=", 1)[0]) for word in command[1:] if "=" in word]
+    return found
+
+
 def _module_calls() -> list[tuple[str, str, list[str]]]:
     calls = []
     for where, script in _run_scripts():
@@ -111,6 +120,12 @@ def test_every_make_target_exists(where: str, target: str) -> None:
     assert target in _make_targets(), f"{where}: `make {target}`: no such target in the Makefile"
 
 
+@pytest.mark.parametrize(("where", "variable"), _make_variables())
+def test_every_make_variable_is_one_the_makefile_reads(where: str, variable: str) -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(rf"^{variable} \?=", makefile, re.MULTILINE), f"{where}: the Makefile has no {variable} ?="
+
+
 @pytest.mark.parametrize(("where", "module", "args"), _module_calls())
 def test_every_python_module_and_its_arguments_exist(where: str, module: str, args: list[str]) -> None:
     assert importlib.util.find_spec(module) is not None, f"{where}: `python -m {module}`: no such module"
@@ -120,6 +135,12 @@ def test_every_python_module_and_its_arguments_exist(where: str, module: str, ar
             parser.parse_args(args)
         except SystemExit as error:
             pytest.fail(f"{where}: `python -m {module} {' '.join(args)}` is refused by its parser ({error})")
+    else:
+        # Another area's command: every option the workflow passes is one its --help lists.
+        usage = run_module(module, "--help")
+        assert usage.returncode == 0, usage.stderr
+        for option in (arg for arg in args if arg.startswith("--")):
+            assert re.search(rf"(^|\s|\[){re.escape(option)}\b", usage.stdout), f"{where}: {module} has no {option}"
 
 
 def test_the_run_scripts_use_the_project_venv() -> None:
