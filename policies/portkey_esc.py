@@ -64,7 +64,18 @@ def saved_config_matches_committed(
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(plain(value), sort_keys=True, separators=(",", ":"), default=str)
+    return json.dumps(_whole_numbers(plain(value)), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _whole_numbers(value: Any) -> Any:
+    # The engine hands numbers over as protobuf doubles (30000 arrives as 30000.0); the files hold ints.
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _plain_credentials(node: Any, path: str) -> Iterator[str]:

@@ -588,8 +588,10 @@ def test_a_credential_of_unknown_origin_is_caught_by_its_shape(
 ) -> None:
     """A key the stack does not hold (so no by-value match) is still caught: by name or by its shape."""
     graph = graph_of("prod")
-    change(graph, "sk-ant-api03-" + "x" * 24)
+    key = "sk-ant-api03-" + "x" * 24
+    change(graph, key)
     report = evaluate(graph, pack_configs["prod"])
+    assert key not in json.dumps(report), "a violation quotes the secret it found"
     caught = [
         result["policy"]
         for result in report["results"]
