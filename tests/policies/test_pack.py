@@ -45,6 +45,7 @@ def analyzer() -> Iterator[analyzer_pb2_grpc.AnalyzerStub]:
     process = subprocess.Popen(
         [sys.executable, "-u", "__main__.py"],
         cwd=ROOT / "policies",
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -123,6 +124,20 @@ def _violation(diagnostic: analyzer_pb2.AnalyzeDiagnostic) -> str:
     description, _, message = diagnostic.message.partition("\n")
     assert description == diagnostic.description, diagnostic.message
     return message
+
+
+def test_without_the_repository_on_pythonpath_the_pack_says_so() -> None:
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    run = subprocess.run(
+        [sys.executable, "-u", "__main__.py"],
+        cwd=ROOT / "policies",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2 and run.stdout == ""
+    assert "run it with the repository root on PYTHONPATH" in run.stderr and "Traceback" not in run.stderr
 
 
 def test_the_pack_lists_every_policy_of_the_registry(analyzer: analyzer_pb2_grpc.AnalyzerStub) -> None:

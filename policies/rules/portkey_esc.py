@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from policies.model import Resource, plain, text_of
-from policies.routing import PORTKEY_CONFIG, PORTKEY_PROVIDER
-from policies.secrets import CREDENTIAL_PATTERN
+from policies.rules.routing import PORTKEY_CONFIG, PORTKEY_PROVIDER
+from policies.rules.secrets import CREDENTIAL_PATTERN
 
 ESC_ENVIRONMENT = "pulumiservice:index:Environment"
 # Keys of an ESC definition whose value is a credential (applicationKey, adminKey, password, token).
