@@ -47,8 +47,8 @@ def provider_usage_limits(resource: Resource, config: Mapping[str, Any]) -> Iter
 def saved_config_matches_committed(
     resource: Resource, config: Mapping[str, Any], committed: Mapping[str, Mapping[str, Any]]
 ) -> Iterator[str]:
-    """A saved Portkey config's body is exactly the committed ``portkey/<task>.json`` of its environment
-    (``committed``: saved-config name ``llm-gateway-<env>-<task>`` → the file's JSON)."""
+    """A saved Portkey config's body is exactly the committed
+    gateway_config/generated/<env>/portkey/<task>.json (``committed``: saved-config name → that file)."""
     if resource.type != PORTKEY_CONFIG:
         return
     name = str(resource.props.get("name") or resource.name)
