@@ -16,12 +16,19 @@ from typing import Any
 import pytest
 
 from policies.evaluate import CONFIG_DIR, load_pack_config
-from tests.pulumi.conftest import COMMITTED_TREE, OfflineRuns, custom_host_staging_root
+from tests.pulumi.conftest import CANARY_SECRETS, COMMITTED_TREE, OfflineRuns, custom_host_staging_root
 
 __all__ = ["custom_host_staging_root"]
 
-# Run name → stack: the committed stacks, and staging on the Portkey engine.
-RUNS = {"staging": "staging", "prod": "prod", "staging-portkey": "staging"}
+# Run name → stack: the committed stacks, and the other shapes a stack's settings give them: staging on
+# the Portkey engine, staging behind an egress proxy, prod without the hosted Portkey control plane.
+RUNS = {
+    "staging": "staging",
+    "prod": "prod",
+    "staging-portkey": "staging",
+    "staging-egress-proxy": "staging",
+    "prod-no-control-plane": "prod",
+}
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +37,21 @@ def policy_graphs(tmp_path_factory: pytest.TempPathFactory, custom_host_staging_
     runs.add("staging", "staging", COMMITTED_TREE)
     runs.add("prod", "prod", COMMITTED_TREE)
     runs.add("staging-portkey", "staging", custom_host_staging_root, settings={"engine": "portkey"})
+    runs.add(
+        "staging-egress-proxy",
+        "staging",
+        COMMITTED_TREE,
+        settings={"egressProxy": "http://squid.egress.svc.cluster.local:3128"},
+    )
+    # Without a control plane to manage, the stack needs no Portkey admin key.
+    runs.add(
+        "prod-no-control-plane",
+        "prod",
+        COMMITTED_TREE,
+        settings={"portkeyControlPlane": "false"},
+        secrets={key: value for key, value in CANARY_SECRETS.items() if key != "portkeyAdminKey"},
+        unset=["portkeyAdminKey"],
+    )
     runs.launch()
     yield runs
     runs.stop()

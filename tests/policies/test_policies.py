@@ -162,6 +162,17 @@ def _default_user_on(graph: dict[str, Any]) -> None:
     data["users.acl"] = data["users.acl"].replace("user default off", "user default on nopass ~* +@all")
 
 
+def _password_on_argv(graph: dict[str, Any]) -> None:
+    redis = container(graph, STATEFUL_SET, "llm-gateway-redis-state-statefulset")
+    at = redis["args"].index("--aclfile")
+    redis["args"][at : at + 2] = ["--requirepass", "$(REDIS_PASSWORD)"]
+
+
+def _probe_user_reads_keys(graph: dict[str, Any]) -> None:
+    data = revealed(state(graph, "kubernetes:core/v1:Secret", "llm-gateway-redis-state-auth")["stringData"])
+    data["users.acl"] = data["users.acl"].replace("-@all +ping", "~* +@all")
+
+
 def _redis_exposed(graph: dict[str, Any]) -> None:
     state(graph, "kubernetes:core/v1:Service", "llm-gateway-redis-cache-service")["spec"]["type"] = "LoadBalancer"
 
@@ -404,6 +415,20 @@ MUTATIONS = [
         _default_user_on,
         "StatefulSet llm-gateway-redis-cache: the default user is on without a password",
         f"{STATEFUL_SET} llm-gateway-redis-cache-statefulset",
+    ),
+    Mutation(
+        "redis-auth-required",
+        "prod",
+        _password_on_argv,
+        "StatefulSet llm-gateway-redis-state: the Redis password is on the command line",
+        f"{STATEFUL_SET} llm-gateway-redis-state-statefulset",
+    ),
+    Mutation(
+        "redis-auth-required",
+        "staging",
+        _probe_user_reads_keys,
+        "StatefulSet llm-gateway-redis-state: user 'probe' has no password and may run ~* +@all",
+        f"{STATEFUL_SET} llm-gateway-redis-state-statefulset",
     ),
     Mutation(
         "redis-not-exposed",
