@@ -144,11 +144,14 @@ def run_policy(spec: PolicySpec, resources: list[PolicyResource], config: Policy
     return violations
 
 
-def evaluate(graph: dict[str, Any], pack_config: dict[str, Any]) -> dict[str, Any]:
-    """The report of every policy on ``graph`` under ``pack_config`` (the shape ``policies.report`` prints)."""
+def evaluate(graph: dict[str, Any], pack_config: dict[str, Any], only: set[str] | None = None) -> dict[str, Any]:
+    """The report of every policy (or those named in ``only``) on ``graph`` under ``pack_config``
+    (the shape ``policies.report`` prints)."""
     resources = policy_resources(graph)
     results = []
     for spec in policy_specs():
+        if only is not None and spec.name not in only:
+            continue
         config = policy_config(pack_config, spec.name)
         enforcement = "mandatory" if config.enforcement == "remediate" else config.enforcement
         violations = [] if enforcement == "disabled" else run_policy(spec, resources, config)

@@ -23,9 +23,9 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from policies import gateway, observability, portkey_esc, redis, routing, secrets, snowflake
 from policies.facts import committed_portkey_configs, tested_image_tags
 from policies.model import Resource, Violation
+from policies.rules import gateway, observability, portkey_esc, redis, routing, secrets, snowflake
 
 PACK_NAME = "llm-gateway"
 ResourceValidator = Callable[[Resource, Mapping[str, Any]], Iterable[str]]

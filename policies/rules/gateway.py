@@ -169,8 +169,8 @@ def images_pinned_by_digest(resource: Resource, config: Mapping[str, Any]) -> It
 def gateway_tested_version(
     resource: Resource, config: Mapping[str, Any], tested_tags: Mapping[str, str]
 ) -> Iterator[str]:
-    """The gateway container runs the version the end-to-end tests ran (``tested_tags``: engine → tag,
-    from runtime/litellm/requirements.txt and runtime/portkey/package.json)."""
+    """The gateway container runs the version the end-to-end tests ran (the pins of
+    runtime/litellm/requirements.txt and runtime/portkey/package.json)."""
     if not is_gateway_workload(resource):
         return
     for container in containers(resource):

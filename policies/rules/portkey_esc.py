@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 
 from policies.model import Resource, plain, text_of
-from policies.routing import PORTKEY_CONFIG, PORTKEY_PROVIDER
-from policies.secrets import CREDENTIAL_PATTERN
+from policies.rules.routing import PORTKEY_CONFIG, PORTKEY_PROVIDER
+from policies.rules.secrets import CREDENTIAL_PATTERN
 
 ESC_ENVIRONMENT = "pulumiservice:index:Environment"
 # Keys of an ESC definition whose value is a credential (applicationKey, adminKey, password, token).
@@ -47,8 +47,8 @@ def provider_usage_limits(resource: Resource, config: Mapping[str, Any]) -> Iter
 def saved_config_matches_committed(
     resource: Resource, config: Mapping[str, Any], committed: Mapping[str, Mapping[str, Any]]
 ) -> Iterator[str]:
-    """A saved Portkey config's body is exactly the committed ``portkey/<task>.json`` of its environment
-    (``committed``: saved-config name ``llm-gateway-<env>-<task>`` → the file's JSON)."""
+    """A saved Portkey config's body is exactly the committed
+    gateway_config/generated/<env>/portkey/<task>.json (``committed``: saved-config name → that file)."""
     if resource.type != PORTKEY_CONFIG:
         return
     name = str(resource.props.get("name") or resource.name)
@@ -64,7 +64,18 @@ def saved_config_matches_committed(
 
 
 def _canonical(value: Any) -> str:
-    return json.dumps(plain(value), sort_keys=True, separators=(",", ":"), default=str)
+    return json.dumps(_whole_numbers(plain(value)), sort_keys=True, separators=(",", ":"), default=str)
+
+
+def _whole_numbers(value: Any) -> Any:
+    # The engine hands numbers over as protobuf doubles (30000 arrives as 30000.0); the files hold ints.
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
 
 
 def _plain_credentials(node: Any, path: str) -> Iterator[str]:
