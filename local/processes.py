@@ -55,6 +55,8 @@ INSTALL_HINTS = {
     "node": "apt-get install -y --no-install-recommends nodejs npm",
     "redis-server": "make runtime-redis  (apt-get install -y --no-install-recommends redis-server)",
     "moto": "make venv  (moto[server] is in requirements-dev.txt)",
+    "prometheus": "make runtime-prometheus  (apt-get install -y --no-install-recommends prometheus)",
+    "alertmanager": "make runtime-prometheus  (apt-get install -y --no-install-recommends prometheus-alertmanager)",
 }
 
 
@@ -437,6 +439,65 @@ def metrics_url(engine: Engine, host: str, port: int) -> str:
     if engine.metrics_path is None:
         raise ValueError(f"{engine.name} exports no metrics")
     return f"http://{host}:{port}{engine.metrics_path}"
+
+
+def prometheus_path() -> str | None:
+    return shutil.which("prometheus")
+
+
+def alertmanager_path() -> str | None:
+    # Debian's package names the binary prometheus-alertmanager; upstream's is alertmanager.
+    return shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+def start_prometheus(config_path: Path, log_dir: Path, port: int | None = None, timeout: float = 30.0) -> ServerProcess:
+    """A Prometheus server on loopback with ``config_path`` and a throwaway TSDB in ``log_dir``."""
+    binary = prometheus_path()
+    if binary is None:
+        raise ServerStartError(f"prometheus not found; install with: {INSTALL_HINTS['prometheus']}")
+    port = port or free_port()
+    data = log_dir / f"prometheus-{port}"
+    server = start_process(
+        "prometheus",
+        [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={data}",
+            "--storage.tsdb.retention.time=1d",
+            f"--web.listen-address={LOOPBACK}:{port}",
+        ],
+        log_dir / f"prometheus-{port}.log",
+        env=minimal_environment(),
+        cwd=log_dir,
+        port=port,
+    )
+    return _started(server, lambda: http_ok(f"{server.url}/-/ready"), timeout, "/-/ready")
+
+
+def start_alertmanager(
+    config_path: Path, log_dir: Path, port: int | None = None, timeout: float = 30.0
+) -> ServerProcess:
+    """An Alertmanager on loopback with ``config_path``, alone (no cluster port) and with throwaway storage."""
+    binary = alertmanager_path()
+    if binary is None:
+        raise ServerStartError(f"alertmanager not found; install with: {INSTALL_HINTS['alertmanager']}")
+    port = port or free_port()
+    server = start_process(
+        "alertmanager",
+        [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.path={log_dir / f'alertmanager-{port}'}",
+            f"--web.listen-address={LOOPBACK}:{port}",
+            # Empty: no gossip listener (it would bind every interface).
+            "--cluster.listen-address=",
+        ],
+        log_dir / f"alertmanager-{port}.log",
+        env=minimal_environment(),
+        cwd=log_dir,
+        port=port,
+    )
+    return _started(server, lambda: http_ok(f"{server.url}/-/ready"), timeout, "/-/ready")
 
 
 def node_path() -> str | None:
