@@ -16,6 +16,7 @@ from components.analytics import Analytics, AnalyticsArgs, CreditMonitor, Reques
 from components.app_environment import AppEnvironment, AppEnvironmentArgs
 from components.gateway import Gateway, GatewayArgs, MissingProviderKeyError, Monitoring
 from components.namespace import GatewayNamespace, GatewayNamespaceArgs
+from components.observability import AlertReceiver, GrafanaApi, Observability, ObservabilityArgs
 from components.portkey import MissingPortkeyKeyError, PortkeyControlPlane, PortkeyControlPlaneArgs
 from components.redis import RedisCache, RedisCacheArgs
 from components.secrets import GatewaySecrets, GatewaySecretsArgs
@@ -24,6 +25,7 @@ from program.analytics_sql import budget_rows
 from program.cluster import cluster_provider
 from program.generated_tree import GeneratedConfigError, load_generated_config, load_hosted_portkey
 from program.kube import Resources
+from program.observability_tree import load_observability_files
 from program.stack_settings import SettingsError, load_settings
 
 NAME = "llm-gateway"
@@ -39,6 +41,7 @@ try:
     loaded = load_settings()
     settings = loaded.stack
     generated = load_generated_config(settings.environment, settings.engine_spec)
+    observability_files = load_observability_files(settings.environment)
     # Portkey's hosted control plane, for an environment whose configs target the Model Catalog.
     hosted = load_hosted_portkey(settings.environment) if settings.portkey_control_plane else None
     portkey_workspace = settings.require_portkey_workspace() if hosted is not None else None
@@ -152,7 +155,9 @@ try:
             disruption=settings.disruption,
             zone_spread=settings.zone_spread,
             allowed_namespaces=settings.allowed_namespaces,
-            monitoring=Monitoring(settings.monitoring_namespace, settings.service_monitor),
+            monitoring=Monitoring(
+                settings.monitoring_namespace, settings.service_monitor, settings.prometheus_selector
+            ),
             cors_origins=settings.cors_origins,
             egress_proxy=settings.egress_proxy_target,
             request_log=analytics.request_log,
@@ -164,12 +169,39 @@ try:
 except MissingProviderKeyError as error:
     _refuse(error)
 
+# Dashboards, rules and alert routes, all generated from the spec (docs/metrics.md).
+observability = Observability(
+    f"{NAME}-observability",
+    ObservabilityArgs(
+        files=observability_files,
+        namespace=namespace.namespace_name,
+        namespace_name=settings.namespace,
+        dashboards_namespace=settings.dashboards_namespace or settings.monitoring_namespace,
+        folder=settings.dashboard_folder,
+        rule_labels=settings.prometheus_selector,
+        grafana_api=GrafanaApi(settings.grafana_url, loaded.grafana_token)
+        if settings.grafana_url and loaded.grafana_token is not None
+        else None,
+        receivers={
+            "page": AlertReceiver(settings.alert_page_receiver, loaded.alert_receiver_secrets["page"]),
+            "ticket": AlertReceiver(settings.alert_ticket_receiver, loaded.alert_receiver_secrets["ticket"]),
+        }
+        if settings.alerting
+        else {},
+    ),
+    opts=in_namespace,
+)
+
 pulumi.export("environment", settings.environment)
 pulumi.export("engine", settings.engine)
 pulumi.export("namespace", namespace.namespace_name)
 pulumi.export("gatewayUrl", gateway.url)
 pulumi.export("gatewayServiceName", gateway.service_name)
 pulumi.export("configChecksum", gateway.config_checksum)
+pulumi.export("dashboards", observability.dashboard_uids)
+pulumi.export("dashboardsLocation", observability.dashboards_location)
+pulumi.export("prometheusRule", observability.prometheus_rule_name)
+pulumi.export("alertmanagerConfig", observability.alertmanager_config_name)
 pulumi.export("redisCacheServiceName", cache_redis.service_name)
 pulumi.export("redisStateServiceName", state_redis.service_name)
 pulumi.export("analyticsDatabase", analytics.database_name)

@@ -50,6 +50,8 @@ from runtime.engines import NO_BROWSER_ORIGIN, NO_TRUSTED_HOST, POD_TMP, Engine,
 
 CONFIG_MOUNT = "/etc/llm-gateway"
 SERVICE_PORT = 80
+# The port name of the engine's Prometheus endpoint (runtime/engines.py `metrics_port`).
+METRICS_PORT_NAME = "metrics"
 # How long a terminating pod keeps accepting connections before it stops: the endpoint controller
 # and every node's proxy must drop it from the Service first (seconds, in practice).
 ENDPOINT_DRAIN_SECONDS = 10
@@ -66,10 +68,14 @@ class MissingProviderKeyError(ValueError):
 
 @dataclass(frozen=True)
 class Monitoring:
-    """Where the Prometheus that scrapes the gateway runs, and whether to create its ServiceMonitor."""
+    """Where the Prometheus that scrapes the gateway runs, and whether to create its ServiceMonitor.
+
+    Only ``namespace`` reaches the metrics port, and nothing else of the gateway (NetworkPolicy); the
+    ServiceMonitor carries ``labels``, the ones the stack's Prometheus selects monitors by."""
 
     namespace: str
     service_monitor: bool
+    labels: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,7 @@ class Gateway(pulumi.ComponentResource):
         self._autoscaler()
         self._disruption_budget()
         self._network_policy()
-        if args.monitoring.service_monitor and self._engine.metrics_path:
+        if args.monitoring.service_monitor and self._engine.metrics_port is not None:
             self._service_monitor()
 
         self.service_name = object_name(service)
@@ -242,7 +248,14 @@ class Gateway(pulumi.ComponentResource):
             env += [k8s.core.v1.EnvVarArgs(name=n, value=v) for n, v in args.generated.runtime_env.items()]
         # A Portkey engine reads no keys: the caller supplies provider credentials per request.
         env += self._plain_env()
-        fill = {"config_dir": CONFIG_MOUNT, "port": str(engine.port)}
+        fill = {"config_dir": CONFIG_MOUNT, "port": str(engine.port), "metrics_port": str(engine.metrics_port)}
+        ports = [k8s.core.v1.ContainerPortArgs(name="http", container_port=engine.port, protocol="TCP")]
+        if engine.metrics_port is not None:
+            ports.append(
+                k8s.core.v1.ContainerPortArgs(
+                    name=METRICS_PORT_NAME, container_port=engine.metrics_port, protocol="TCP"
+                )
+            )
         return k8s.core.v1.ContainerArgs(
             name=engine.name,
             image=args.image,
@@ -251,7 +264,7 @@ class Gateway(pulumi.ComponentResource):
             args=[arg.format(**fill) for arg in engine.args],
             working_dir=engine.working_dir,
             env=env,
-            ports=[k8s.core.v1.ContainerPortArgs(name="http", container_port=engine.port, protocol="TCP")],
+            ports=ports,
             resources=args.resources.args(),
             security_context=k8s.core.v1.SecurityContextArgs(
                 allow_privilege_escalation=False,
@@ -378,7 +391,18 @@ class Gateway(pulumi.ComponentResource):
             spec=k8s.core.v1.ServiceSpecArgs(
                 type="ClusterIP",
                 selector=self._selector,
-                ports=[k8s.core.v1.ServicePortArgs(name="http", port=SERVICE_PORT, target_port="http")],
+                ports=[
+                    k8s.core.v1.ServicePortArgs(name="http", port=SERVICE_PORT, target_port="http"),
+                    *(
+                        [
+                            k8s.core.v1.ServicePortArgs(
+                                name=METRICS_PORT_NAME, port=self._engine.metrics_port, target_port=METRICS_PORT_NAME
+                            )
+                        ]
+                        if self._engine.metrics_port is not None
+                        else []
+                    ),
+                ],
             ),
             opts=self._child,
         )
@@ -431,25 +455,30 @@ class Gateway(pulumi.ComponentResource):
         args = self._args
         net = k8s.networking.v1
         monitoring = args.monitoring
-        sources = sorted({*args.allowed_namespaces, *([monitoring.namespace] if monitoring.service_monitor else [])})
-        ingress = []
-        if sources:
-            ingress.append(
-                net.NetworkPolicyIngressRuleArgs(
-                    from_=[
-                        net.NetworkPolicyPeerArgs(
-                            namespace_selector=k8s.meta.v1.LabelSelectorArgs(
-                                match_expressions=[
-                                    k8s.meta.v1.LabelSelectorRequirementArgs(
-                                        key="kubernetes.io/metadata.name", operator="In", values=sources
-                                    )
-                                ]
-                            )
+
+        def from_namespaces(namespaces: list[str], port: str) -> net.NetworkPolicyIngressRuleArgs:
+            return net.NetworkPolicyIngressRuleArgs(
+                from_=[
+                    net.NetworkPolicyPeerArgs(
+                        namespace_selector=k8s.meta.v1.LabelSelectorArgs(
+                            match_expressions=[
+                                k8s.meta.v1.LabelSelectorRequirementArgs(
+                                    key="kubernetes.io/metadata.name", operator="In", values=namespaces
+                                )
+                            ]
                         )
-                    ],
-                    ports=[net.NetworkPolicyPortArgs(port="http", protocol="TCP")],
-                )
+                    )
+                ],
+                ports=[net.NetworkPolicyPortArgs(port=port, protocol="TCP")],
             )
+
+        # Least privilege: the callers reach the API port, the monitoring namespace only the metrics port
+        # (which answers nothing but the scrape), so the scraper needs no key and could not use one.
+        ingress = []
+        if args.allowed_namespaces:
+            ingress.append(from_namespaces(sorted(set(args.allowed_namespaces)), "http"))
+        if monitoring.service_monitor and self._engine.metrics_port is not None:
+            ingress.append(from_namespaces([monitoring.namespace], METRICS_PORT_NAME))
         egress = [
             net.NetworkPolicyEgressRuleArgs(
                 to=[
@@ -520,10 +549,13 @@ class Gateway(pulumi.ComponentResource):
             f"{self._name}-servicemonitor",
             api_version="monitoring.coreos.com/v1",
             kind="ServiceMonitor",
-            metadata=self._metadata(),
+            metadata=k8s.meta.v1.ObjectMetaArgs(
+                name=self._name, namespace=self._args.namespace, labels={**self._labels, **self._args.monitoring.labels}
+            ),
             spec={
                 "selector": {"matchLabels": self._selector},
-                "endpoints": [{"port": "http", "path": self._engine.metrics_path, "interval": "30s"}],
+                # The metrics port: no credential to hold, none to leak (runtime/engines.py).
+                "endpoints": [{"port": METRICS_PORT_NAME, "path": self._engine.metrics_path, "interval": "30s"}],
             },
             opts=self._child,
         )

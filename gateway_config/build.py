@@ -12,9 +12,11 @@ from typing import Any
 
 import yaml
 
+from gateway_config.generators.grafana import dashboards
 from gateway_config.generators.litellm import litellm_config, litellm_environment
 from gateway_config.generators.manifest import routing_manifest
 from gateway_config.generators.portkey import portkey_configs
+from gateway_config.generators.prometheus import rule_files
 from gateway_config.resolve import resolve_environment
 from gateway_config.spec import ENVIRONMENT_NAMES, RoutingSpec
 
@@ -48,6 +50,10 @@ def render_environment(spec: RoutingSpec, environment: str) -> dict[str, str]:
     }
     for task, config in portkey_configs(resolved).items():
         files[f"portkey/{task}.json"] = dump_json(config)
+    for name, rules in rule_files(resolved).items():
+        files[f"prometheus/{name}"] = dump_yaml(rules)
+    for name, dashboard in dashboards(resolved).items():
+        files[f"grafana/{name}"] = dashboard
     return files
 
 

@@ -15,7 +15,7 @@ Generators never look at tiers or experiments again: they translate branches.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import cast
 
 from gateway_config.prices import Price, model_price
@@ -28,6 +28,7 @@ from gateway_config.spec import (
     DefaultsOverride,
     Environment,
     EnvironmentName,
+    Observability,
     RateLimit,
     Retry,
     RetryOverride,
@@ -148,6 +149,8 @@ class ResolvedEnvironment:
     cache_embedding_target: ResolvedTarget | None
     portkey_providers: tuple[ResolvedPortkeyProvider, ...] = ()
     applications: tuple[ResolvedApplication, ...] = ()
+    # Alert thresholds and runbook links, with the environment's overrides applied.
+    observability: Observability = field(default_factory=Observability)
 
     @property
     def gateway_tasks(self) -> tuple[ResolvedTask, ...]:
@@ -407,4 +410,7 @@ def resolve_environment(spec: RoutingSpec, environment: str) -> ResolvedEnvironm
             ResolvedApplication(name, application.description, tuple(application.tasks), application_key_env(name))
             for name, application in sorted(spec.applications.items())
         ),
+        observability=spec.observability.model_copy(update=overlay.observability.model_dump(exclude_none=True))
+        if overlay.observability
+        else spec.observability,
     )

@@ -28,7 +28,15 @@ import redis
 
 from gateway_config.runtime_env import REDIS_USERNAME, redis_acl_rules
 from program.generated_tree import custom_hosts
-from runtime.engines import ENGINES, NO_BROWSER_ORIGIN, NO_TRUSTED_HOST, POD_TMP, Engine
+from runtime.engines import (
+    ENGINES,
+    LITELLM,
+    NO_BROWSER_ORIGIN,
+    NO_TRUSTED_HOST,
+    POD_TMP,
+    PROMETHEUS_MULTIPROC_DIR,
+    Engine,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LITELLM_VENV = REPO_ROOT / "runtime" / "litellm" / ".venv"
@@ -47,6 +55,8 @@ INSTALL_HINTS = {
     "node": "apt-get install -y --no-install-recommends nodejs npm",
     "redis-server": "make runtime-redis  (apt-get install -y --no-install-recommends redis-server)",
     "moto": "make venv  (moto[server] is in requirements-dev.txt)",
+    "prometheus": "make runtime-prometheus  (apt-get install -y --no-install-recommends prometheus)",
+    "alertmanager": "make runtime-prometheus  (apt-get install -y --no-install-recommends prometheus-alertmanager)",
 }
 
 
@@ -394,8 +404,12 @@ def start_litellm(
     port: int | None = None,
     timeout: float = 60.0,
     name: str = "litellm",
+    metrics_port: int | None = None,
 ) -> ServerProcess:
-    """The LiteLLM proxy from runtime/litellm/.venv; ready when ``/health/liveliness`` answers."""
+    """The LiteLLM proxy from runtime/litellm/.venv; ready when ``/health/liveliness`` answers.
+
+    ``metrics_port``: also serve the Prometheus registry there, as the pods do (runtime/engines.py);
+    its URL is ``extra["metrics_url"]``. The proxy answers only once that port serves."""
     if not litellm_available():
         raise ServerStartError(f"{LITELLM_BIN} missing; install with: {INSTALL_HINTS['litellm']}")
     port = port or free_port()
@@ -409,15 +423,84 @@ def start_litellm(
     # The pod's PYTHONPATH (runtime/engines.py ``hooks_import_dir``): the hooks beside the config
     # import their sibling module from there.
     process_env.setdefault("PYTHONPATH", str(config_path.parent))
+    argv: list[str | os.PathLike[str]] = [LITELLM_BIN, "--config", config_path, "--host", LOOPBACK, "--port", str(port)]
+    if metrics_port is not None:
+        argv += ["--prometheus_metrics_port", str(metrics_port)]
+        # Each proxy its own samples folder: LiteLLM's default is one shared /tmp folder it wipes at start.
+        process_env.setdefault(PROMETHEUS_MULTIPROC_DIR, str(log_dir / f"{name}-{port}-prometheus"))
+    if PROMETHEUS_MULTIPROC_DIR in process_env:
+        # prometheus_client writes its first sample there (and fails if it is missing).
+        Path(process_env[PROMETHEUS_MULTIPROC_DIR]).mkdir(parents=True, exist_ok=True)
+    server = start_process(name, argv, log_dir / f"{name}-{port}.log", env=process_env, cwd=log_dir, port=port)
+    if metrics_port is not None:
+        server.extra["metrics_url"] = metrics_url(LITELLM, LOOPBACK, metrics_port)
+    return _started(server, lambda: http_ok(f"{server.url}/health/liveliness"), timeout, "/health/liveliness")
+
+
+def metrics_url(engine: Engine, host: str, port: int) -> str:
+    """Where ``engine`` serves its Prometheus registry on ``host:port`` (its metrics port)."""
+    if engine.metrics_path is None:
+        raise ValueError(f"{engine.name} exports no metrics")
+    return f"http://{host}:{port}{engine.metrics_path}"
+
+
+def prometheus_path() -> str | None:
+    return shutil.which("prometheus")
+
+
+def alertmanager_path() -> str | None:
+    # Debian's package names the binary prometheus-alertmanager; upstream's is alertmanager.
+    return shutil.which("prometheus-alertmanager") or shutil.which("alertmanager")
+
+
+def start_prometheus(config_path: Path, log_dir: Path, port: int | None = None, timeout: float = 30.0) -> ServerProcess:
+    """A Prometheus server on loopback with ``config_path`` and a throwaway TSDB in ``log_dir``."""
+    binary = prometheus_path()
+    if binary is None:
+        raise ServerStartError(f"prometheus not found; install with: {INSTALL_HINTS['prometheus']}")
+    port = port or free_port()
+    data = log_dir / f"prometheus-{port}"
     server = start_process(
-        name,
-        [LITELLM_BIN, "--config", config_path, "--host", LOOPBACK, "--port", str(port)],
-        log_dir / f"{name}-{port}.log",
-        env=process_env,
+        "prometheus",
+        [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.tsdb.path={data}",
+            "--storage.tsdb.retention.time=1d",
+            f"--web.listen-address={LOOPBACK}:{port}",
+        ],
+        log_dir / f"prometheus-{port}.log",
+        env=minimal_environment(),
         cwd=log_dir,
         port=port,
     )
-    return _started(server, lambda: http_ok(f"{server.url}/health/liveliness"), timeout, "/health/liveliness")
+    return _started(server, lambda: http_ok(f"{server.url}/-/ready"), timeout, "/-/ready")
+
+
+def start_alertmanager(
+    config_path: Path, log_dir: Path, port: int | None = None, timeout: float = 30.0
+) -> ServerProcess:
+    """An Alertmanager on loopback with ``config_path``, alone (no cluster port) and with throwaway storage."""
+    binary = alertmanager_path()
+    if binary is None:
+        raise ServerStartError(f"alertmanager not found; install with: {INSTALL_HINTS['alertmanager']}")
+    port = port or free_port()
+    server = start_process(
+        "alertmanager",
+        [
+            binary,
+            f"--config.file={config_path}",
+            f"--storage.path={log_dir / f'alertmanager-{port}'}",
+            f"--web.listen-address={LOOPBACK}:{port}",
+            # Empty: no gossip listener (it would bind every interface).
+            "--cluster.listen-address=",
+        ],
+        log_dir / f"alertmanager-{port}.log",
+        env=minimal_environment(),
+        cwd=log_dir,
+        port=port,
+    )
+    return _started(server, lambda: http_ok(f"{server.url}/-/ready"), timeout, "/-/ready")
 
 
 def node_path() -> str | None:
@@ -484,8 +567,11 @@ def engine_environment(engine: Engine, config_root: Path, work_dir: Path) -> dic
 
 
 def _start_litellm_engine(config_root: Path, log_dir: Path, env: Mapping[str, str], port: int | None) -> ServerProcess:
-    plain = engine_environment(ENGINES["litellm"], config_root, log_dir)
-    return start_litellm(config_root / "litellm" / "config.yaml", log_dir, env={**plain, **env}, port=port)
+    plain = engine_environment(LITELLM, config_root, log_dir)
+    # As in the pods: the scrape on a port of its own (runtime/engines.py), printed by `make run`.
+    return start_litellm(
+        config_root / "litellm" / "config.yaml", log_dir, env={**plain, **env}, port=port, metrics_port=free_port()
+    )
 
 
 def _start_portkey_engine(config_root: Path, log_dir: Path, env: Mapping[str, str], port: int | None) -> ServerProcess:

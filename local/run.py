@@ -246,6 +246,12 @@ def _run(args: argparse.Namespace, engine: Engine, spec: RoutingSpec, logs: Path
 
             print(f"\n{args.engine} gateway: {gateway.url}    mock provider: {mock.url}    logs: {logs}")
             print(f"config: {env.root}    (work folder, deleted on exit)")
+            if "metrics_url" in gateway.extra:
+                # What Prometheus scrapes: no key needed there, and the API port's /metrics stays closed.
+                print(
+                    f"metrics: {gateway.extra['metrics_url']}    "
+                    "(the Prometheus scrape, no key; the API port's /metrics needs one)"
+                )
             if request_log is not None:
                 print(
                     f"request log: {request_log.url} on the local S3 at {request_log.endpoint} "

@@ -71,15 +71,30 @@ KUBECONFIG_SETTING = "kubeconfig"
 # providers read it from the stack config themselves (program/portkey/api.py), so it never becomes a
 # resource property. Required while `portkeyControlPlane` is on.
 PORTKEY_ADMIN_KEY_SETTING = "portkeyAdminKey"
+# Alert delivery (components/observability.py): per severity, the receiver's secret (a PagerDuty
+# routing key, a Slack incoming-webhook URL or a webhook URL, as `alertPageReceiver` /
+# `alertTicketReceiver` say), required while `alerting` is on; it goes into a Kubernetes Secret the
+# AlertmanagerConfig references, nowhere else.
+ALERT_RECEIVER_SECRET_SETTINGS: dict[str, str] = {"page": "alertPageSecret", "ticket": "alertTicketSecret"}
+# The Grafana service account token, required while `grafanaUrl` is set (dashboards through Grafana's API).
+GRAFANA_TOKEN_SETTING = "grafanaToken"
 # The secrets every stack needs, and every secret setting (all come from ESC).
 REQUIRED_SECRET_SETTINGS: tuple[str, ...] = (*PROVIDER_KEY_SETTINGS, *REQUEST_LOG_KEY_SETTINGS, KUBECONFIG_SETTING)
-SECRET_SETTINGS: tuple[str, ...] = (*REQUIRED_SECRET_SETTINGS, PORTKEY_ADMIN_KEY_SETTING)
+SECRET_SETTINGS: tuple[str, ...] = (
+    *REQUIRED_SECRET_SETTINGS,
+    PORTKEY_ADMIN_KEY_SETTING,
+    *ALERT_RECEIVER_SECRET_SETTINGS.values(),
+    GRAFANA_TOKEN_SETTING,
+)
 # Where the ESC environments hold what they supply (esc/<stack>.yaml).
 ESC_PATHS: dict[str, str] = {
     **PROVIDER_KEY_ESC_PATHS,
     **REQUEST_LOG_KEY_ESC_PATHS,
     KUBECONFIG_SETTING: "cluster.kubeconfig",
     PORTKEY_ADMIN_KEY_SETTING: "portkey.adminKey",
+    "alertPageSecret": "alerting.page",
+    "alertTicketSecret": "alerting.ticket",
+    GRAFANA_TOKEN_SETTING: "grafana.token",
     "kubeContext": "cluster.context",
     "litellmImage": "images.litellm",
 }
@@ -93,6 +108,9 @@ OPTIONAL_STRING_SETTINGS = (
     "requestLogPrefix",
     "requestLogEndpoint",
     "portkeyWorkspaceId",
+    "grafanaUrl",
+    "grafanaFolder",
+    "dashboardsNamespace",
 )
 # The `fn::secret` value esc/*.yaml ship in place of each key. An environment created from those
 # files and never given its real keys would otherwise deploy this string as an API key.
@@ -168,6 +186,10 @@ _IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::[0-9]{12}:role/[A-Za-z0-9+=,.@
 # DER of an RSA SubjectPublicKeyInfo starts with a SEQUENCE and names rsaEncryption (1.2.840.113549.1.1.1).
 _RSA_ENCRYPTION_OID = bytes.fromhex("06092a864886f70d010101")
 _PORTKEY_WORKSPACE = re.compile(r"^[A-Za-z0-9_-]{1,100}$")
+# A Kubernetes label: optional DNS-subdomain prefix and a name of up to 63 characters; a value likewise.
+_LABEL_NAME = r"[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL = re.compile(rf"^(?P<key>([a-z0-9]([-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME})=(?P<value>({_LABEL_NAME})?)$")
+_GRAFANA_URL = re.compile(r"^https://[^\s/@?#]+(:[0-9]{1,5})?(/[^\s?#@]*)?$")
 _LOOPBACK_HTTP = re.compile(r"^http://(127\.0\.0\.1|localhost|\[::1\])(:[0-9]+)?/")
 
 
@@ -316,7 +338,29 @@ def _portkey_workspace(value: str) -> str:
     return value
 
 
+def _label(value: str) -> str:
+    if not _LABEL.match(value):
+        raise ValueError(f"not a Kubernetes label as key=value (e.g. release=kube-prometheus-stack): {value!r}")
+    return value
+
+
+def _grafana_url(value: str) -> str:
+    # The service account token travels with every call: https only, no credentials in the URL.
+    if not (_GRAFANA_URL.match(value) or _LOOPBACK_HTTP.match(value.rstrip("/") + "/")):
+        raise ValueError(f"not a Grafana URL (https://host[:port][/path]; http only to loopback): {value!r}")
+    return value.rstrip("/")
+
+
+def _folder_title(value: str) -> str:
+    if not value.strip() or len(value) > 100 or "/" in value or value != value.strip():
+        raise ValueError(f"not a Grafana folder title (1-100 characters, no '/', no surrounding spaces): {value!r}")
+    return value
+
+
 ModulePath = Annotated[str, AfterValidator(_module_path)]
+Label = Annotated[str, AfterValidator(_label)]
+GrafanaUrl = Annotated[str, AfterValidator(_grafana_url)]
+FolderTitle = Annotated[str, AfterValidator(_folder_title)]
 NamespaceName = Annotated[str, AfterValidator(_dns_label)]
 ObjectName = Annotated[str, AfterValidator(_dns_subdomain)]
 Image = Annotated[str, AfterValidator(_image)]
@@ -423,6 +467,18 @@ class StackSettings(BaseModel):
     portkey_usage_policies: bool = True
     esc_app_environment: bool = True
 
+    # Observability (components/observability.py): dashboards, rules, alert routes.
+    # The labels the stack's kube-prometheus-stack selects ServiceMonitors and PrometheusRules by.
+    prometheus_selector_labels: list[Label] = Field(default_factory=lambda: ["release=kube-prometheus-stack"])
+    # Unset: dashboards as ConfigMaps for the Grafana sidecar, in `dashboardsNamespace` (unset: the
+    # monitoring namespace, where the sidecar looks by default). Set: through Grafana's API instead.
+    grafana_url: GrafanaUrl | None = None
+    grafana_folder: FolderTitle | None = None  # unset: "LLM gateway (<environment>)"
+    dashboards_namespace: NamespaceName | None = None
+    alerting: bool = True
+    alert_page_receiver: Literal["pagerduty", "slack", "webhook"] = "pagerduty"
+    alert_ticket_receiver: Literal["pagerduty", "slack", "webhook"] = "slack"
+
     @model_validator(mode="after")
     def _consistent(self) -> StackSettings:
         if self.max_replicas < self.replicas:
@@ -481,6 +537,15 @@ class StackSettings(BaseModel):
         """The image of the engine this stack runs (the setting the registry names for it)."""
         image: str = getattr(self, _field_of_alias(self.engine_spec.image_setting))
         return image
+
+    @property
+    def prometheus_selector(self) -> dict[str, str]:
+        """``prometheusSelectorLabels`` as a label map."""
+        return dict(label.split("=", 1) for label in self.prometheus_selector_labels)
+
+    @property
+    def dashboard_folder(self) -> str:
+        return self.grafana_folder or f"LLM gateway ({self.environment})"
 
     @property
     def egress_proxy_target(self) -> EgressProxy | None:
@@ -543,6 +608,10 @@ class LoadedSettings:
     kubeconfig: pulumi.Output[str]
     # env var (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) → secret Output: the request log's S3 credentials
     request_log_keys: dict[str, pulumi.Output[str]]
+    # severity (page, ticket) → its receiver's secret (while `alerting` is on; else empty)
+    alert_receiver_secrets: dict[str, pulumi.Output[str]]
+    # The Grafana token while `grafanaUrl` is set, else None.
+    grafana_token: pulumi.Output[str] | None
 
     @property
     def managed_by(self) -> str:
@@ -705,7 +774,12 @@ def load_settings() -> LoadedSettings:
     stack_name = pulumi.get_stack()
     stack = parse_stack_settings(raw, stack_name, allow_offline_images=_under_mocks())
 
-    required = (*REQUIRED_SECRET_SETTINGS, *([PORTKEY_ADMIN_KEY_SETTING] if stack.portkey_control_plane else []))
+    required = (
+        *REQUIRED_SECRET_SETTINGS,
+        *([PORTKEY_ADMIN_KEY_SETTING] if stack.portkey_control_plane else []),
+        *(ALERT_RECEIVER_SECRET_SETTINGS.values() if stack.alerting else ()),
+        *([GRAFANA_TOKEN_SETTING] if stack.grafana_url else []),
+    )
     problems = provider_key_problems(raw, _is_secret, stack_name, required)
     if problems:
         raise SettingsError("\n".join(problems))
@@ -716,9 +790,16 @@ def load_settings() -> LoadedSettings:
     config = pulumi.Config(NAMESPACE)
     keys = {env_var: config.require_secret(key) for key, env_var in PROVIDER_KEY_SETTINGS.items()}
     log_keys = {env_var: config.require_secret(key) for key, env_var in REQUEST_LOG_KEY_SETTINGS.items()}
+    receivers = (
+        {severity: config.require_secret(key) for severity, key in ALERT_RECEIVER_SECRET_SETTINGS.items()}
+        if stack.alerting
+        else {}
+    )
     return LoadedSettings(
         stack=stack,
         provider_keys=ProviderKeys(by_env_var=keys),
         kubeconfig=config.require_secret(KUBECONFIG_SETTING),
         request_log_keys=log_keys,
+        alert_receiver_secrets=receivers,
+        grafana_token=config.require_secret(GRAFANA_TOKEN_SETTING) if stack.grafana_url else None,
     )

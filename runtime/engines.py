@@ -37,6 +37,8 @@ NO_BROWSER_ORIGIN = "https://no-browser-origin.invalid"
 # What TRUSTED_CUSTOM_HOSTS holds when the configs name no host: setting it at all drops Portkey's
 # default trust of localhost and 127.0.0.1.
 NO_TRUSTED_HOST = "no-trusted-host.invalid"
+# The folder prometheus_client's multiprocess mode shares between LiteLLM's workers and its metrics process.
+PROMETHEUS_MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 
 @dataclass(frozen=True)
@@ -92,8 +94,11 @@ class Engine:
     startup_probe: Probe
     liveness_probe: Probe
     readiness_probe: Probe
-    # Prometheus endpoint, or None when the engine exports no metrics.
+    # Prometheus endpoint, or None when the engine exports no metrics: served on ``metrics_port``, a
+    # port of its own that answers nothing but the scrape (and the NetworkPolicy opens only to the
+    # monitoring namespace), so the scraper holds no key that could call the API.
     metrics_path: str | None
+    metrics_port: int | None
     # Whether it resolves Portkey Model Catalog providers (`@slug`; only Portkey's hosted
     # gateway does; neither in-cluster engine can).
     resolves_portkey_providers: bool
@@ -128,7 +133,16 @@ LITELLM = Engine(
     port=4000,
     run_as_user=65532,
     command=None,
-    args=("--config", "{config_dir}/litellm/config.yaml", "--port", "{port}"),
+    # `--prometheus_metrics_port`: a separate process serves the registry on its own port without
+    # authentication (the API port's /metrics demands a key: docs/runtime-facts.md).
+    args=(
+        "--config",
+        "{config_dir}/litellm/config.yaml",
+        "--port",
+        "{port}",
+        "--prometheus_metrics_port",
+        "{metrics_port}",
+    ),
     working_dir=None,
     # Caches and UI rewrites go to the writable emptyDir, not the read-only image.
     plain_env=(
@@ -141,6 +155,9 @@ LITELLM = Engine(
         ("NO_OPENAPI", "True"),
         # Clients authenticate with bearer keys, never cookies: no credentialed cross-origin calls.
         ("LITELLM_CORS_ALLOW_CREDENTIALS", "false"),
+        # Where the proxy's workers write their samples for the metrics process to read. Set, so the
+        # proxy does not pick its shared default /tmp/litellm_prometheus_multiproc, which it wipes at start.
+        (PROMETHEUS_MULTIPROC_DIR, f"{POD_TMP}/prometheus-multiproc"),
     ),
     serves=("routing.json", "litellm/config.yaml", "litellm/env.json"),
     # The client contract's hooks (gateway_config/generators/litellm.py names the first two).
@@ -156,7 +173,9 @@ LITELLM = Engine(
     liveness_probe=Probe("/health/liveliness", period_seconds=10, failure_threshold=3, timeout_seconds=3),
     # /health/readiness answers only once the router and its config are loaded.
     readiness_probe=Probe("/health/readiness", period_seconds=5, failure_threshold=3, timeout_seconds=3),
-    metrics_path="/metrics",
+    # The metrics app is mounted at /metrics: /metrics answers a redirect to /metrics/.
+    metrics_path="/metrics/",
+    metrics_port=4001,
     resolves_portkey_providers=False,
     route_selector="model_group",
     install_target="runtime-litellm",
@@ -199,6 +218,7 @@ PORTKEY = Engine(
     liveness_probe=Probe(None, period_seconds=10, failure_threshold=3),
     readiness_probe=Probe(None, period_seconds=5, failure_threshold=2),
     metrics_path=None,
+    metrics_port=None,
     resolves_portkey_providers=False,
     route_selector="portkey_config_header",
     install_target="runtime-portkey",

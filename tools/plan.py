@@ -198,6 +198,9 @@ def key_fields(resource: dict[str, Any]) -> list[str]:
         data = inputs.get("stringData") or inputs.get("data") or {}
         shown = "values [secret]" if kind == "Secret" else f"{sum(len(v) for v in data.values())} bytes"
         lines.append(f"keys: {', '.join(sorted(data))} ({shown})")
+        folder = ((inputs.get("metadata") or {}).get("annotations") or {}).get("k8s-sidecar-target-directory")
+        if folder:
+            lines.append(f"Grafana sidecar dashboard, folder {folder!r}")
     elif kind == "NetworkPolicy":
         lines.append(f"policyTypes={spec.get('policyTypes')}")
         for rule in spec.get("ingress") or []:
@@ -212,7 +215,25 @@ def key_fields(resource: dict[str, Any]) -> list[str]:
             ports = ", ".join(f"{p['port']}/{p.get('protocol', 'TCP')}" for p in rule.get("ports", []))
             lines.append(f"egress to {'listed peers' if rule.get('to') else 'any'} on {ports}")
     elif kind == "ServiceMonitor":
-        lines.append("endpoints " + ", ".join(e.get("path", "/metrics") for e in spec.get("endpoints", [])))
+        endpoints = (f"{e.get('port')}:{e.get('path', '/metrics')}" for e in spec.get("endpoints", []))
+        lines.append("endpoints " + ", ".join(endpoints))
+    elif kind == "PrometheusRule":
+        rules = [rule for group in spec.get("groups", []) for rule in group.get("rules", [])]
+        recorded = sum(1 for rule in rules if "record" in rule)
+        lines.append(
+            f"{len(spec.get('groups', []))} groups: {recorded} recording rules, {len(rules) - recorded} alerts"
+        )
+    elif kind == "AlertmanagerConfig":
+        kinds = {
+            receiver["name"]: next((key.removesuffix("Configs") for key in receiver if key.endswith("Configs")), "?")
+            for receiver in spec.get("receivers", [])
+        }
+        for route in spec.get("route", {}).get("routes", []):
+            match = ", ".join(f"{m['name']}{m.get('matchType', '=')}{m['value']}" for m in route.get("matchers", []))
+            lines.append(
+                f"route {match} -> {route['receiver']} ({kinds.get(route['receiver'], '?')}, "
+                f"repeat {route.get('repeatInterval')}; secret by reference)"
+            )
     elif resource["type"].startswith("pulumi:providers:"):
         lines.append(f"context={inputs.get('context')} cluster={inputs.get('clusterIdentifier')} (kubeconfig [secret])")
     elif kind == "RandomPassword":

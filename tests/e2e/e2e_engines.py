@@ -102,12 +102,14 @@ class LiteLLMPool:
         redis: RedisServers | None = None,
         cache_maxmemory_mb: int | None = None,
         request_log: LocalRequestLog | None = None,
+        metrics_port: int | None = None,
     ) -> LiteLLMEngine:
         """A new LiteLLM proxy with two Redis instances of its own (shared cooldowns would leak between
         engines), or on ``redis`` (a second replica of another engine: the caller stops them).
 
         ``extra_env``: engine settings a test needs on top of the generated environment (say why).
-        ``request_log``: the local S3 bucket its request log goes to (else the callback is dropped)."""
+        ``request_log``: the local S3 bucket its request log goes to (else the callback is dropped).
+        ``metrics_port``: serve the Prometheus registry there, as the pods do (``server.extra["metrics_url"]``)."""
         require_tool("redis-server", redis_server_path() is not None)
         require_tool("litellm", litellm_available())
         self._started += 1
@@ -121,7 +123,13 @@ class LiteLLMPool:
             )
             # The deployment's closed-by-default environment (runtime/engines.py), as make run applies it.
             plain = engine_environment(LITELLM, env.root, self.work_dir / name)
-            server = start_litellm(env.litellm_config, logs, env={**plain, **env.env, **(extra_env or {})}, name=name)
+            server = start_litellm(
+                env.litellm_config,
+                logs,
+                env={**plain, **env.env, **(extra_env or {})},
+                name=name,
+                metrics_port=metrics_port,
+            )
         except BaseException:
             if owned:
                 servers.stop()

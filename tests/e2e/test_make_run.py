@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from e2e_engines import require_tool
 
@@ -132,6 +133,11 @@ def test_litellm_run_prints_a_request_that_reads_its_key_from_a_file(runs: list[
     )
     url, key = shown.stdout.split(" ")
     assert url.startswith("http://127.0.0.1:") and key.startswith("sk-local-") and key not in run.output
+    # The printed metrics URL answers a scrape without any key, with the request just sent counted.
+    metrics = re.search(r"^metrics: (http://127\.0\.0\.1:\d+/\S*) ", run.output, re.MULTILINE)
+    assert metrics, run.output
+    scrape = httpx.get(metrics[1], timeout=10)
+    assert scrape.status_code == 200 and "litellm_proxy_total_requests_metric_total" in scrape.text
     assert run.interrupt() == 0
     assert not keys.exists()  # this run's keys go with its work folder
     shutil.rmtree(_kept_logs(run.output), ignore_errors=True)

@@ -48,7 +48,14 @@ STAGING_KUBECONFIG = yaml.safe_dump(
 )
 # The Portkey admin key: read by the dynamic providers from the stack config, never a resource input.
 ADMIN_KEY_CANARY = "pk-canary-admin-9e41b7d03c"
-CANARY_SECRETS: dict[str, str] = {**KEY_CANARIES, "portkeyAdminKey": ADMIN_KEY_CANARY}
+# The alert receivers' secrets (a PagerDuty routing key, a Slack webhook URL): only in their Kubernetes Secret.
+ALERT_CANARIES: dict[str, str] = {
+    "alertPageSecret": "pd-routing-key-canary-61c0a9",
+    "alertTicketSecret": "https://hooks.slack.com/services/T0CANARY/B0CANARY/canary4d2f7e",
+}
+CANARY_SECRETS: dict[str, str] = {**KEY_CANARIES, **ALERT_CANARIES, "portkeyAdminKey": ADMIN_KEY_CANARY}
+# The Grafana service account token of the run that manages dashboards through Grafana's API.
+GRAFANA_TOKEN_CANARY = "glsa_canary_grafana_0d5e3b7a91"
 # A provider key rotated in ESC: a new value for one key, everything else as in the prod run.
 ROTATED_SECRETS: dict[str, str] = {**CANARY_SECRETS, "openaiApiKey": "sk-canary-openai-rotated-7d4a19"}
 
@@ -229,6 +236,34 @@ def offline_runs(
         secrets=no_admin_key,
         unset=["portkeyAdminKey"],
     )
+    # Observability: dashboards through Grafana's API (its token from ESC), no alert delivery, bad settings.
+    runs.add(
+        "staging-grafana-api",
+        "staging",
+        generated_root,
+        settings={"grafanaUrl": "https://grafana.example.internal", "grafanaFolder": "Gateway staging"},
+        secrets={**CANARY_SECRETS, "grafanaToken": GRAFANA_TOKEN_CANARY},
+    )
+    runs.add(
+        "prod-grafana-no-token",
+        "prod",
+        generated_root,
+        settings={"grafanaUrl": "https://grafana.example.internal"},
+        unset=["grafanaToken"],
+    )
+    no_receivers = {key: value for key, value in CANARY_SECRETS.items() if key not in ALERT_CANARIES}
+    runs.add("prod-no-alerting", "prod", generated_root, settings={"alerting": "false"}, secrets=no_receivers)
+    runs.add(
+        "prod-bad-observability",
+        "prod",
+        generated_root,
+        settings={
+            "alertPageReceiver": "email",
+            "prometheusSelectorLabels": '["release"]',
+            "grafanaUrl": "http://grafana.example.internal",
+        },
+    )
+    runs.add("prod-no-receiver-secret", "prod", generated_root, secrets=no_receivers, unset=list(ALERT_CANARIES))
     runs.launch()
     yield runs
     runs.stop()

@@ -11,7 +11,11 @@ from tools.offline import render_manifests
 
 KUBERNETES_VERSION = "1.33.0"
 # Custom resources kubernetes-validate has no schema for; each entry is checked by hand instead.
-CRD_ALLOW_LIST = {("monitoring.coreos.com/v1", "ServiceMonitor")}
+CRD_ALLOW_LIST = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+    ("monitoring.coreos.com/v1alpha1", "AlertmanagerConfig"),
+}
 # The objects Pulumi names (a data change replaces them: create, roll the pods, delete the old one),
 # by kind and logical name.
 # The applications of the committed spec (the same in staging and prod): one key Secret each.
@@ -24,6 +28,7 @@ AUTO_NAMED = {
     ("Secret", "llm-gateway-redis-cache-auth"),
     ("Secret", "llm-gateway-redis-state-auth"),
     ("Secret", "llm-gateway-request-log-keys"),
+    ("Secret", "llm-gateway-observability-alert-receivers"),
     *(("Secret", name) for name in APPLICATION_SECRETS),
 }
 

@@ -27,6 +27,7 @@ from components.gateway import ENDPOINT_DRAIN_SECONDS, REQUEST_LOG_DRAIN_MARGIN_
 from gateway_config.runtime_env import S3_FLUSH_INTERVAL
 from program.egress import NON_PUBLIC_IPV4
 from program.generated_tree import load_generated_config
+from program.observability_tree import load_observability_files
 from runtime.engines import LITELLM, NO_BROWSER_ORIGIN, PORTKEY, shipped_files
 from tools.pulumi_mocks import SECRET_MARKER
 
@@ -66,8 +67,20 @@ COMPONENTS = {
     "llm-gateway:index:Analytics",
     "llm-gateway:index:PortkeyControlPlane",
     "llm-gateway:index:AppEnvironment",
+    "llm-gateway:index:Observability",
 }
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
+
+
+def _observability_objects(graph: dict[str, Any]) -> set[tuple[str, str]]:
+    """The stack's dashboard ConfigMaps (one per generated dashboard), PrometheusRule and AlertmanagerConfig."""
+    environment = graph["stack"]
+    dashboards = load_observability_files(environment).dashboards
+    return {
+        *(("ConfigMap", f"llm-gateway-{environment}-{dashboard.uid}") for dashboard in dashboards),
+        ("PrometheusRule", f"llm-gateway-{environment}"),
+        ("AlertmanagerConfig", f"llm-gateway-{environment}"),
+    }
 
 
 def _kinds_and_names(graph: dict[str, Any]) -> set[tuple[str, str]]:
@@ -80,7 +93,9 @@ def objects_all(graph: dict[str, Any]) -> list[dict[str, Any]]:
 
 def test_every_expected_object_exists(stack_graph: dict[str, Any]) -> None:
     auto = {(kind, generated_name(stack_graph, kind, logical)) for kind, logical in AUTO_NAMED}
-    assert _kinds_and_names(stack_graph) == EXPECTED_OBJECTS | auto | {("Namespace", _ns(stack_graph))}
+    assert _kinds_and_names(stack_graph) == (
+        EXPECTED_OBJECTS | auto | _observability_objects(stack_graph) | {("Namespace", _ns(stack_graph))}
+    )
     types = Counter(resource["type"] for resource in stack_graph["resources"])
     assert set(types) >= COMPONENTS
     # master key, two Redis passwords, one key per application
@@ -109,7 +124,10 @@ def test_children_are_parented_and_prefixed(stack_graph: dict[str, Any]) -> None
 
 def test_everything_lives_in_the_gateway_namespace(stack_graph: dict[str, Any]) -> None:
     for obj in objects_all(stack_graph):
-        if obj["kind"] != "Namespace":
+        if "grafana_dashboard" in obj["metadata"].get("labels", {}):
+            # Where kube-prometheus-stack's Grafana sidecar looks by default: the monitoring namespace.
+            assert obj["metadata"]["namespace"] == "monitoring", obj["metadata"]["name"]
+        elif obj["kind"] != "Namespace":
             assert obj["metadata"]["namespace"] == _ns(stack_graph), obj["metadata"]["name"]
     labels = one(stack_graph, "Namespace", _ns(stack_graph))["metadata"]["labels"]
     # Pinned to a version: a cluster upgrade must not change the rules under a running stack.
@@ -203,7 +221,10 @@ def test_litellm_container(stack_graph: dict[str, Any]) -> None:
     assert spec["startupProbe"]["httpGet"]["path"] == "/health/liveliness"
     assert spec["livenessProbe"]["httpGet"]["path"] == "/health/liveliness"
     assert spec["readinessProbe"]["httpGet"]["path"] == "/health/readiness"
-    assert spec["ports"] == [{"containerPort": 4000, "name": "http", "protocol": "TCP"}]
+    assert spec["ports"] == [
+        {"containerPort": 4000, "name": "http", "protocol": "TCP"},
+        {"containerPort": 4001, "name": "metrics", "protocol": "TCP"},
+    ]
     env = env_by_name(spec)
     ns = _ns(stack_graph)
     assert env["CACHE_REDIS_HOST"]["value"] == f"{REDIS}.{ns}.svc.cluster.local"
@@ -286,24 +307,39 @@ def test_service_hpa_and_monitor_target_the_gateway(stack_graph: dict[str, Any])
     assert selector.items() <= pod_labels.items()
     service = one(stack_graph, "Service", GATEWAY)["spec"]
     assert service["type"] == "ClusterIP" and service["selector"] == selector
-    assert service["ports"] == [{"name": "http", "port": 80, "targetPort": "http"}]
+    assert service["ports"] == [
+        {"name": "http", "port": 80, "targetPort": "http"},
+        {"name": "metrics", "port": LITELLM.metrics_port, "targetPort": "metrics"},
+    ]
     hpa = one(stack_graph, "HorizontalPodAutoscaler", GATEWAY)
     assert hpa["apiVersion"] == "autoscaling/v2"
     assert hpa["spec"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": GATEWAY}
     monitor = one(stack_graph, "ServiceMonitor", GATEWAY)
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["spec"]["selector"]["matchLabels"] == selector
-    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+    # The scrape goes to the metrics port, which needs no key (docs/runtime-facts.md), not to the API.
+    assert monitor["spec"]["endpoints"] == [{"port": "metrics", "path": LITELLM.metrics_path, "interval": "30s"}]
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    ports = {port["name"]: port["containerPort"] for port in container(stack_graph, "Deployment", GATEWAY)["ports"]}
+    assert ports == {"http": LITELLM.port, "metrics": LITELLM.metrics_port}
+    args = container(stack_graph, "Deployment", GATEWAY)["args"]
+    assert args[args.index("--prometheus_metrics_port") + 1] == str(LITELLM.metrics_port)
 
 
 def test_network_policies(stack_graph: dict[str, Any]) -> None:
     gateway = one(stack_graph, "NetworkPolicy", GATEWAY)["spec"]
     assert gateway["policyTypes"] == ["Ingress", "Egress"]
-    (ingress,) = gateway["ingress"]
-    (peer,) = ingress["from"]
-    (expression,) = peer["namespaceSelector"]["matchExpressions"]
-    assert expression["key"] == "kubernetes.io/metadata.name" and expression["operator"] == "In"
-    assert "monitoring" in expression["values"] and "podSelector" not in peer
+    # Least privilege: the callers' namespaces reach the API port, the monitoring namespace only the metrics port.
+    reached: dict[str, list[str]] = {}
+    for ingress in gateway["ingress"]:
+        (peer,) = ingress["from"]
+        (expression,) = peer["namespaceSelector"]["matchExpressions"]
+        assert expression["key"] == "kubernetes.io/metadata.name" and expression["operator"] == "In"
+        assert "podSelector" not in peer
+        ((port,),) = [ingress["ports"]]
+        reached[port["port"]] = expression["values"]
+    assert reached["metrics"] == ["monitoring"]
+    assert "monitoring" not in reached["http"] and reached["http"]
     redis_rules, dns, https = gateway["egress"][:2], gateway["egress"][2], gateway["egress"][3]
     assert len(gateway["egress"]) == 4
     assert [rule["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/component"] for rule in redis_rules] == [
