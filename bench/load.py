@@ -1,0 +1,359 @@
+"""Load and capacity: a bounded concurrency sweep through the real engines, generated config vs minimal.
+
+    .venv/bin/python -m bench.load [--levels 1,8,32,128,160] [--seconds 6] [--quick]
+
+The mock provider waits ``--upstream-ms`` (200) before its first byte on every call, like a provider's
+time to first token. Task ``code_generation``; every request a prompt never sent before (the
+generated config caches). For each mode (non-streamed, streamed) and each concurrency level, every
+destination gets ``level`` closed-loop clients (``httpx.AsyncClient``, keep-alive) for ``--seconds``
+(at most ``--max-requests``):
+
+- *direct to mock*: the upstream alone (the latency every gateway adds to);
+- *LiteLLM minimal* (one deployment, no cache, callbacks or Redis) and *LiteLLM generated* (the
+  committed ``local`` config with Redis: cache, prometheus and request hooks, shared router state);
+- *LiteLLM generated x2*: two replicas on the same Redis, the clients split evenly between them (from
+  8 clients up);
+- *Portkey minimal* (one provider) and *Portkey generated* (``portkey/code_generation.json``), one process.
+
+Measured per cell: requests, errors, throughput (answered requests per wall second), p50/p99 latency
+(until the last byte), and the engine processes' own CPU seconds (``/proc/<pid>/stat`` utime + stime
+of each process group) per 1,000 requests. Minimal and generated run back to back at each level, in
+alternating order. The level above the spec's connection pool (100, ``defaults.connection_pool``)
+checks the pool: requests beyond it wait for a connection, they must not fail.
+
+Goals (issue 13), per engine and mode: generated throughput >= 0.85x minimal at every level; generated
+CPU per 1,000 requests <= 1.2x minimal (over the whole sweep: a level of a few dozen requests measures
+the process's idle work more than the requests); zero errors below saturation (a level is below
+saturation while the minimal config's p50 stays within twice its p50 at one client). Exit 1 naming
+each missed goal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from bench.common import (
+    BENCH_TASK,
+    GENERATED_LOCAL,
+    Stack,
+    goal,
+    litellm_destination,
+    litellm_env_without_redis,
+    machine_note,
+    portkey_destination,
+    print_table,
+    unique_prompts,
+    warm_up,
+)
+from bench.loadgen import LoadResult, async_client, closed_loop, group_cpu_seconds
+from bench.overhead import minimal_litellm_config, minimal_portkey_config
+from local.client import bearer, chat_body, litellm_headers, mock_provider_key, portkey_headers
+from local.processes import ServerProcess
+
+LEVELS = (1, 8, 32, 128, 160)
+QUICK_LEVELS = (1, 8)
+THROUGHPUT_GOAL = 0.85
+CPU_GOAL = 1.2
+SATURATION_P50_FACTOR = 2.0
+WARM_UP = 20
+# From the spec (slos.gateway_overhead_ms): what a gateway may add to the provider's latency.
+OVERHEAD_SLO_MS = 100.0
+POOL_ENV = "AIOHTTP_CONNECTOR_LIMIT"
+
+
+@dataclass(frozen=True)
+class Target:
+    """A destination of the sweep: base URLs (one per replica), headers, the process groups to meter."""
+
+    engine: str
+    config: str
+    urls: tuple[str, ...]
+    headers: dict[str, str]
+    pgids: tuple[int, ...]
+    min_level: int = 1
+
+    @property
+    def name(self) -> str:
+        return f"{self.engine} {self.config}" if self.engine != "direct" else "direct to mock"
+
+
+@dataclass
+class Cell:
+    target: Target
+    stream: bool
+    level: int
+    result: LoadResult
+    cpu_seconds: float
+
+    @property
+    def cpu_per_1k(self) -> float:
+        return self.cpu_seconds / self.result.count * 1000 if self.result.count else math.nan
+
+
+def bodies(stream: bool, tag: str) -> Iterator[dict[str, Any]]:
+    return (chat_body(BENCH_TASK, prompt, stream=stream) for prompt in unique_prompts(tag))
+
+
+async def run_cell(target: Target, stream: bool, level: int, args: argparse.Namespace) -> Cell:
+    per_replica = max(1, math.ceil(level / len(target.urls)))
+    clients = [async_client(url, target.headers, per_replica) for url in target.urls]
+    try:
+        before = sum(group_cpu_seconds(pgid) for pgid in target.pgids)
+        result = await closed_loop(
+            clients, bodies(stream, f"load-{target.name}-{level}-{stream}"), level, args.max_requests, args.seconds
+        )
+        cpu = sum(group_cpu_seconds(pgid) for pgid in target.pgids) - before
+    finally:
+        for client in clients:
+            await client.aclose()
+    return Cell(target, stream, level, result, cpu)
+
+
+def direct_target(mock_url: str, mock: ServerProcess) -> Target:
+    # The mock's OpenAI API is under /openai/v1: chat completions at <url>/openai/v1/chat/completions,
+    # which is CHAT_PATH (/v1/chat/completions) under <url>/openai.
+    return Target("direct", "", (f"{mock_url}/openai",), bearer(mock_provider_key("openai")), (mock.popen.pid,))
+
+
+def sweep(targets: list[Target], args: argparse.Namespace) -> list[Cell]:
+    cells: list[Cell] = []
+    pairs: dict[str, list[Target]] = {}
+    for target in targets:
+        pairs.setdefault(target.engine, []).append(target)
+    deadline = time.monotonic() + args.max_total_seconds
+    for stream in args.modes:
+        for index, level in enumerate(args.levels):
+            for group in pairs.values():
+                # Minimal and generated back to back, the order alternating from level to level.
+                ordered = group if index % 2 == 0 else list(reversed(group))
+                for target in ordered:
+                    if level < target.min_level:
+                        continue
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"the sweep passed --max-total-seconds {args.max_total_seconds:g}")
+                    cell = asyncio.run(run_cell(target, stream, level, args))
+                    cells.append(cell)
+                    print(
+                        f"  {'stream' if stream else 'plain':<6} c={level:<4} {target.name:<22} "
+                        f"{cell.result.count:>6} req {cell.result.throughput:7.1f}/s p50 "
+                        f"{cell.result.latency_ms(50):7.1f} p99 {cell.result.latency_ms(99):7.1f} "
+                        f"err {cell.result.errors} cpu/1k {cell.cpu_per_1k:6.2f} s",
+                        flush=True,
+                    )
+    return cells
+
+
+def _ratio(value: float, base: float) -> str:
+    return "-" if not base or math.isnan(value) or math.isnan(base) else f"{value / base:.2f}x"
+
+
+def report(cells: list[Cell], args: argparse.Namespace) -> int:
+    verdicts: list[tuple[str, bool]] = []
+    by_key = {(c.target.name, c.stream, c.level): c for c in cells}
+    for stream in args.modes:
+        mode = "streamed" if stream else "non-streamed"
+        rows = []
+        for cell in (c for c in cells if c.stream == stream):
+            engine = cell.target.engine
+            minimal = by_key.get((f"{engine} minimal", stream, cell.level))
+            one_replica = by_key.get((f"{engine} generated", stream, cell.level))
+            direct = by_key.get(("direct to mock", stream, cell.level))
+            if cell.target.config == "generated x2":
+                baseline_note = "vs 1 replica"
+                base = one_replica
+            else:
+                baseline_note = "vs minimal"
+                base = minimal
+            overhead = (
+                cell.result.latency_ms(99) - direct.result.latency_ms(99) if direct and engine != "direct" else math.nan
+            )
+            rows.append(
+                [
+                    cell.level,
+                    cell.target.name,
+                    cell.result.count,
+                    cell.result.errors,
+                    f"{cell.result.throughput:,.1f}",
+                    f"{cell.result.latency_ms(50):,.1f}",
+                    f"{cell.result.latency_ms(99):,.1f}",
+                    "-" if math.isnan(overhead) else f"{overhead:,.1f}",
+                    "-" if engine == "direct" else f"{cell.cpu_per_1k:.2f}",
+                    "-"
+                    if base is None or base is cell
+                    else f"{_ratio(cell.result.throughput, base.result.throughput)} ({baseline_note})",
+                    "-" if base is None or base is cell else _ratio(cell.cpu_per_1k, base.cpu_per_1k),
+                ]
+            )
+        print_table(
+            f"Load, {mode}, upstream {args.upstream_ms:g} ms to first byte ({args.seconds:g} s per cell; latency "
+            "ms until the last byte; CPU = engine processes' own CPU seconds per 1,000 requests)",
+            [
+                "clients",
+                "destination",
+                "requests",
+                "errors",
+                "req/s",
+                "p50",
+                "p99",
+                "p99 - direct p99",
+                "CPU s / 1k req",
+                "throughput ratio",
+                "CPU ratio",
+            ],
+            rows,
+        )
+        verdicts += judge(cells, stream, args)
+    print()
+    for text, met in verdicts:
+        print(f"  {goal(met):<8} {text}")
+    return 0 if all(met for _, met in verdicts) else 1
+
+
+def sweep_cpu_per_1k(cells: Iterable[Cell]) -> float:
+    """CPU seconds per 1,000 requests over several cells (their CPU and requests summed)."""
+    listed = list(cells)
+    return sum(c.cpu_seconds for c in listed) / max(1, sum(c.result.count for c in listed)) * 1000
+
+
+def judge(cells: list[Cell], stream: bool, args: argparse.Namespace) -> list[tuple[str, bool]]:
+    mode = "streamed" if stream else "non-streamed"
+    verdicts: list[tuple[str, bool]] = []
+    for engine in ("LiteLLM", "Portkey"):
+        minimal = {c.level: c for c in cells if c.stream == stream and c.target.name == f"{engine} minimal"}
+        generated = {c.level: c for c in cells if c.stream == stream and c.target.name == f"{engine} generated"}
+        if not minimal or not generated:
+            continue
+        ratios = {
+            level: generated[level].result.throughput / minimal[level].result.throughput
+            for level in minimal
+            if level in generated and minimal[level].result.throughput
+        }
+        worst = min(ratios, key=lambda level: ratios[level])
+        verdicts.append(
+            (
+                f"{engine} {mode}: generated throughput >= {THROUGHPUT_GOAL}x minimal at every level "
+                f"(lowest {ratios[worst]:.2f}x at {worst} clients)",
+                all(ratio >= THROUGHPUT_GOAL for ratio in ratios.values()),
+            )
+        )
+        cpu_min = sum(c.cpu_seconds for c in minimal.values()) / sum(c.result.count for c in minimal.values()) * 1000
+        cpu_gen = (
+            sum(c.cpu_seconds for c in generated.values()) / sum(c.result.count for c in generated.values()) * 1000
+        )
+        verdicts.append(
+            (
+                f"{engine} {mode}: generated CPU per 1,000 requests <= {CPU_GOAL}x minimal over the sweep "
+                f"({cpu_gen:.2f} vs {cpu_min:.2f} s: {cpu_gen / cpu_min:.2f}x)",
+                cpu_gen <= CPU_GOAL * cpu_min,
+            )
+        )
+        base_p50 = minimal[min(minimal)].result.latency_ms(50)
+        below = [
+            level for level, cell in minimal.items() if cell.result.latency_ms(50) <= SATURATION_P50_FACTOR * base_p50
+        ]
+        errors = {
+            f"{cell.target.name} at {level}": cell.result.errors
+            for level in below
+            for cell in (minimal[level], generated.get(level))
+            if cell is not None and cell.result.errors
+        }
+        verdicts.append(
+            (
+                f"{engine} {mode}: zero errors below saturation (levels {below}: {errors or 'none'})",
+                not errors,
+            )
+        )
+    return verdicts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="concurrent clients per level")
+    parser.add_argument("--seconds", type=float, default=6.0, help="per destination and level")
+    parser.add_argument("--max-requests", type=int, default=5000, help="per destination and level")
+    parser.add_argument("--upstream-ms", type=float, default=200.0, help="the mock's delay before its first byte")
+    parser.add_argument("--modes", default="plain,stream", help="plain, stream or both (comma-separated)")
+    parser.add_argument("--no-replicas", action="store_true", help="skip the two-replica destination")
+    parser.add_argument("--no-portkey", action="store_true")
+    parser.add_argument("--max-total-seconds", type=float, default=800.0, help="bound on the whole sweep")
+    parser.add_argument("--quick", action="store_true", help="smoke: 1 and 8 clients, 2 s, non-streamed, no x2")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.levels, args.seconds, args.modes, args.no_replicas = ",".join(map(str, QUICK_LEVELS)), 2.0, "plain", True
+    try:
+        args.levels = [int(level) for level in args.levels.split(",")]
+        args.modes = [{"plain": False, "stream": True}[mode] for mode in args.modes.split(",")]
+    except (ValueError, KeyError):
+        print("--levels takes integers, --modes plain and/or stream (comma-separated)", file=sys.stderr)
+        return 2
+
+    pool = json.loads((GENERATED_LOCAL / "litellm" / "env.json").read_text())[POOL_ENV]
+    print(
+        f"load bench: levels {args.levels}, {args.seconds:g} s per cell, upstream {args.upstream_ms:g} ms to first "
+        f"byte; LiteLLM connection pool {pool} (generated); {machine_note()}"
+    )
+    with Stack("load") as stack:
+        mock, control = stack.mock()
+        _, redis = stack.redis()
+        generated = stack.generated("load-generated", mock.url, redis)
+        minimal = stack.litellm(
+            minimal_litellm_config(stack.work / "minimal.yaml", mock.url),
+            litellm_env_without_redis(generated.master_key),
+            name="litellm-minimal",
+        )
+        replicas = [
+            stack.litellm(generated.litellm_config, generated.litellm_env(), name=f"litellm-generated-{name}")
+            for name in ("a", "b")[: 1 if args.no_replicas else 2]
+        ]
+        key = litellm_headers(generated.master_key)
+        targets = [
+            direct_target(mock.url, mock),
+            Target("LiteLLM", "minimal", (minimal.url,), key, (minimal.popen.pid,)),
+            Target("LiteLLM", "generated", (replicas[0].url,), key, (replicas[0].popen.pid,)),
+        ]
+        if not args.no_replicas:
+            targets.append(
+                Target(
+                    "LiteLLM",
+                    "generated x2",
+                    tuple(r.url for r in replicas),
+                    key,
+                    tuple(r.popen.pid for r in replicas),
+                    8,
+                )
+            )
+        warm = [
+            litellm_destination(stack, name, server, generated.master_key)
+            for name, server in [("minimal", minimal), *((f"generated {i}", r) for i, r in enumerate(replicas))]
+        ]
+        if not args.no_portkey:
+            portkey = stack.portkey()
+            pk_minimal = json.dumps(minimal_portkey_config(mock.url), separators=(",", ":"))
+            pk_generated = generated.portkey_config()
+            targets += [
+                Target("Portkey", "minimal", (portkey.url,), portkey_headers(pk_minimal), (portkey.popen.pid,)),
+                Target("Portkey", "generated", (portkey.url,), portkey_headers(pk_generated), (portkey.popen.pid,)),
+            ]
+            warm += [
+                portkey_destination(stack, "Portkey minimal", portkey, pk_minimal),
+                portkey_destination(stack, "Portkey generated", portkey, pk_generated),
+            ]
+        warm_up(warm, WARM_UP)
+        control.sleep("*", args.upstream_ms / 1000)
+        started = time.monotonic()
+        cells = sweep(targets, args)
+        control.recover("*")
+        print(f"\n  sweep: {time.monotonic() - started:.0f} s")
+    return report(cells, args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
