@@ -163,10 +163,21 @@ test: runtime
 
 # --- gateway benchmarks (issue 4): real engines on loopback, results in docs/benchmarks.md ------------
 BENCH_TIMEOUT ?= 600
+# The load sweep: 5 levels x 2 modes x 6 destinations, 6 s each, plus five engine starts.
+LOAD_BENCH_TIMEOUT ?= 900
 .PHONY: bench
-bench: $(STAMP) runtime ## overhead, failover and cache benches on the real gateways (bounded, ~12 min)
+bench: $(STAMP) runtime ## overhead, failover, cache, fleet and load benches on the real gateways (bounded, ~35 min)
 	@rc=0; \
 	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) -m bench.overhead || rc=1; \
 	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) -m bench.failover || rc=1; \
 	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) -m bench.cache || rc=1; \
+	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) -m bench.fleet || rc=1; \
+	timeout --kill-after=15 $(LOAD_BENCH_TIMEOUT) $(PY) -m bench.load || rc=1; \
+	exit $$rc
+
+.PHONY: bench-quick
+bench-quick: $(STAMP) runtime ## smoke of the fleet and load benches (a few trials and levels; numbers not for the docs)
+	@rc=0; \
+	timeout --kill-after=15 300 $(PY) -m bench.fleet --quick || rc=1; \
+	timeout --kill-after=15 300 $(PY) -m bench.load --quick || rc=1; \
 	exit $$rc

@@ -34,6 +34,7 @@ import argparse
 import asyncio
 import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -52,9 +53,11 @@ from bench.common import (
     print_table,
     unique_prompts,
     warm_up,
+    write_yaml,
 )
 from bench.loadgen import LoadResult, async_client, closed_loop, group_cpu_seconds
 from bench.overhead import minimal_litellm_config, minimal_portkey_config
+from gateway_config.generators.litellm import COOLDOWN_READ_INTERVAL_ENV
 from local.client import bearer, chat_body, litellm_headers, mock_provider_key, portkey_headers
 from local.processes import ServerProcess
 
@@ -138,7 +141,9 @@ def sweep(targets: list[Target], args: argparse.Namespace) -> list[Cell]:
                     if level < target.min_level:
                         continue
                     if time.monotonic() > deadline:
-                        raise TimeoutError(f"the sweep passed --max-total-seconds {args.max_total_seconds:g}")
+                        print(f"  sweep stopped by --max-total-seconds {args.max_total_seconds:g}", flush=True)
+                        args.incomplete = True
+                        return cells
                     cell = asyncio.run(run_cell(target, stream, level, args))
                     cells.append(cell)
                     print(
@@ -211,6 +216,8 @@ def report(cells: list[Cell], args: argparse.Namespace) -> int:
             rows,
         )
         verdicts += judge(cells, stream, args)
+    if args.incomplete:
+        verdicts.append(("the sweep measured every level (stopped by --max-total-seconds)", False))
     print()
     for text, met in verdicts:
         print(f"  {goal(met):<8} {text}")
@@ -274,6 +281,122 @@ def judge(cells: list[Cell], stream: bool, args: argparse.Namespace) -> list[tup
     return verdicts
 
 
+# --- breakdown: what each feature of the generated config costs -------------------------------------
+
+# name → how the generated config (and its environment) is changed to leave one feature out.
+BREAKDOWN_VARIANTS = (
+    "generated",
+    "without prometheus callback",
+    "without response cache",
+    "without shared router state (Redis)",
+    "without client-contract hooks",
+    "with the engine's 1 s cooldown read interval",
+)
+
+
+def variant(config: dict[str, Any], env: dict[str, str], name: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The generated config and environment with one feature left out (``name`` of BREAKDOWN_VARIANTS)."""
+    config = json.loads(json.dumps(config))
+    env = dict(env)
+    settings, general, router = config["litellm_settings"], config["general_settings"], config["router_settings"]
+    if name == "without prometheus callback":
+        settings["callbacks"] = [c for c in settings["callbacks"] if c != "prometheus"]
+    elif name == "without response cache":
+        settings["cache"] = False
+        settings.pop("cache_params", None)
+    elif name == "without shared router state (Redis)":
+        for key in ("redis_host", "redis_port", "redis_password", "cache_kwargs"):
+            router.pop(key, None)
+        general.pop("coordination_redis", None)
+    elif name == "without client-contract hooks":
+        settings["callbacks"] = [c for c in settings["callbacks"] if not str(c).startswith("gateway_hooks")]
+        general.pop("custom_auth", None)
+    elif name == "with the engine's 1 s cooldown read interval":
+        env.pop(COOLDOWN_READ_INTERVAL_ENV, None)
+    return config, env
+
+
+def breakdown(args: argparse.Namespace) -> int:
+    """Each variant on its own fresh process (one at a time), against the minimal config, at one level."""
+    level, stream = args.breakdown_level, False
+    print(
+        f"load breakdown: {level} clients, non-streamed, {args.seconds:g} s per variant, minimal measured before "
+        f"and after; upstream {args.upstream_ms:g} ms; {machine_note()}"
+    )
+    cells: list[Cell] = []
+    with Stack("load-breakdown") as stack:
+        mock, control = stack.mock()
+        _, redis = stack.redis()
+        generated = stack.generated("breakdown", mock.url, redis)
+        key = litellm_headers(generated.master_key)
+        plan: list[tuple[str, Any, dict[str, str]]] = [
+            (
+                "minimal",
+                minimal_litellm_config(stack.work / "minimal.yaml", mock.url),
+                litellm_env_without_redis(generated.master_key),
+            )
+        ]
+        for name in BREAKDOWN_VARIANTS:
+            config, env = variant(generated.litellm_yaml(), generated.litellm_env(), name)
+            path = write_yaml(stack.work / f"variant-{len(plan)}.yaml", config)
+            shutil.copy(generated.litellm_config.with_name("gateway_auth.py"), path.with_name("gateway_auth.py"))
+            shutil.copy(generated.litellm_config.with_name("gateway_hooks.py"), path.with_name("gateway_hooks.py"))
+            plan.append((name, path, env))
+        plan.append(("minimal (again)", plan[0][1], plan[0][2]))
+        for name, path, env in plan:
+            server = stack.litellm(path, env, name="litellm-variant")
+            warm_up([litellm_destination(stack, name, server, generated.master_key)], WARM_UP)
+            control.sleep("*", args.upstream_ms / 1000)
+            target = Target("LiteLLM", name, (server.url,), key, (server.popen.pid,))
+            cell = asyncio.run(run_cell(target, stream, level, args))
+            control.recover("*")
+            stack.stop(server)
+            cells.append(cell)
+            print(
+                f"  {name:<46} {cell.result.count:>5} req {cell.result.throughput:6.1f}/s p50 "
+                f"{cell.result.latency_ms(50):7.1f} err {cell.result.errors} cpu/1k {cell.cpu_per_1k:6.2f} s",
+                flush=True,
+            )
+    minimal_cpu = sweep_cpu_per_1k([cells[0], cells[-1]])
+    minimal_rate = (cells[0].result.throughput + cells[-1].result.throughput) / 2
+    generated_cell = cells[1]
+    rows = [
+        [
+            cell.target.config,
+            cell.result.count,
+            cell.result.errors,
+            f"{cell.result.throughput:,.1f}",
+            f"{cell.result.latency_ms(50):,.1f}",
+            f"{cell.result.latency_ms(99):,.1f}",
+            f"{cell.cpu_per_1k:.2f}",
+            _ratio(cell.cpu_per_1k, minimal_cpu),
+            "-"
+            if cell is generated_cell or cell.target.config.startswith("minimal")
+            else f"{(generated_cell.cpu_per_1k - cell.cpu_per_1k):+.2f}",
+            _ratio(cell.result.throughput, minimal_rate),
+        ]
+        for cell in cells
+    ]
+    print_table(
+        f"Load breakdown: LiteLLM, {level} clients, non-streamed, {args.seconds:g} s each, one process at a time "
+        "(CPU = the process's own CPU seconds per 1,000 requests)",
+        [
+            "config",
+            "requests",
+            "errors",
+            "req/s",
+            "p50",
+            "p99",
+            "CPU s / 1k req",
+            "CPU vs minimal",
+            "feature's CPU s / 1k (generated - variant)",
+            "throughput vs minimal",
+        ],
+        rows,
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="concurrent clients per level")
@@ -285,7 +408,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-portkey", action="store_true")
     parser.add_argument("--max-total-seconds", type=float, default=800.0, help="bound on the whole sweep")
     parser.add_argument("--quick", action="store_true", help="smoke: 1 and 8 clients, 2 s, non-streamed, no x2")
+    parser.add_argument("--breakdown", action="store_true", help="price each feature of the generated config")
+    parser.add_argument("--breakdown-level", type=int, default=32, help="clients for --breakdown")
     args = parser.parse_args(argv)
+    if args.breakdown:
+        return breakdown(args)
+    args.incomplete = False
     if args.quick:
         args.levels, args.seconds, args.modes, args.no_replicas = ",".join(map(str, QUICK_LEVELS)), 2.0, "plain", True
     try:
