@@ -5,8 +5,8 @@
 The mock provider waits ``--upstream-ms`` (200) before its first byte on every call, like a provider's
 time to first token. Task ``code_generation``; every request a prompt never sent before (the
 generated config caches). For each mode (non-streamed, streamed) and each concurrency level, every
-destination gets ``level`` closed-loop clients (``httpx.AsyncClient``, keep-alive) for ``--seconds``
-(at most ``--max-requests``):
+destination gets ``level`` closed-loop clients (wrk, keep-alive connections, one second discarded to
+open them) for ``--seconds``:
 
 - *direct to mock*: the upstream alone (the latency every gateway adds to);
 - *LiteLLM minimal* (one deployment, no cache, callbacks or Redis) and *LiteLLM generated* (the
@@ -16,7 +16,8 @@ destination gets ``level`` closed-loop clients (``httpx.AsyncClient``, keep-aliv
 - *Portkey minimal* (one provider) and *Portkey generated* (``portkey/code_generation.json``), one process.
 
 Measured per cell: requests, errors, throughput (answered requests per wall second), p50/p99 latency
-(until the last byte), and the engine processes' own CPU seconds (``/proc/<pid>/stat`` utime + stime
+(wrk's, until the last byte; for two replicas the worse of the two wrk processes, one per replica), and
+the engine processes' own CPU seconds (``/proc/<pid>/stat`` utime + stime
 of each process group) per 1,000 requests. Minimal and generated run back to back at each level, in
 alternating order. The level above the spec's connection pool (100, ``defaults.connection_pool``)
 checks the pool: requests beyond it wait for a connection, they must not fail.
@@ -31,14 +32,15 @@ each missed goal.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import math
+import os
 import shutil
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bench.common import (
@@ -51,14 +53,13 @@ from bench.common import (
     machine_note,
     portkey_destination,
     print_table,
-    unique_prompts,
     warm_up,
     write_yaml,
 )
-from bench.loadgen import LoadResult, async_client, closed_loop, group_cpu_seconds
+from bench.loadgen import WrkResult, group_cpu_seconds, run_wrk, wrk_script
 from bench.overhead import minimal_litellm_config, minimal_portkey_config
 from gateway_config.generators.litellm import COOLDOWN_READ_INTERVAL_ENV
-from local.client import bearer, chat_body, litellm_headers, mock_provider_key, portkey_headers
+from local.client import CHAT_PATH, bearer, chat_body, litellm_headers, mock_provider_key, portkey_headers
 from local.processes import ServerProcess
 
 LEVELS = (1, 8, 32, 128, 160)
@@ -67,6 +68,7 @@ THROUGHPUT_GOAL = 0.85
 CPU_GOAL = 1.2
 SATURATION_P50_FACTOR = 2.0
 WARM_UP = 20
+WARM_SECONDS = 1.0  # per cell, discarded: opens the connections at that level
 # From the spec (slos.gateway_overhead_ms): what a gateway may add to the provider's latency.
 OVERHEAD_SLO_MS = 100.0
 POOL_ENV = "AIOHTTP_CONNECTOR_LIMIT"
@@ -93,30 +95,26 @@ class Cell:
     target: Target
     stream: bool
     level: int
-    result: LoadResult
+    result: WrkResult
     cpu_seconds: float
 
     @property
     def cpu_per_1k(self) -> float:
-        return self.cpu_seconds / self.result.count * 1000 if self.result.count else math.nan
+        return self.cpu_seconds / self.result.requests * 1000 if self.result.requests else math.nan
 
 
-def bodies(stream: bool, tag: str) -> Iterator[dict[str, Any]]:
-    return (chat_body(BENCH_TASK, prompt, stream=stream) for prompt in unique_prompts(tag))
-
-
-async def run_cell(target: Target, stream: bool, level: int, args: argparse.Namespace) -> Cell:
-    per_replica = max(1, math.ceil(level / len(target.urls)))
-    clients = [async_client(url, target.headers, per_replica) for url in target.urls]
-    try:
+def run_cell(target: Target, stream: bool, level: int, args: argparse.Namespace, work: Path) -> Cell:
+    """One level against one destination: a discarded second to open every connection (client to
+    gateway, gateway to mock), then ``--seconds`` measured, with the engine processes' CPU around it."""
+    nonce = os.urandom(4).hex()
+    urls = tuple(url + CHAT_PATH for url in target.urls)
+    script = work / f"wrk-{nonce}.lua"
+    for phase, seconds in (("warm", WARM_SECONDS), ("measured", args.seconds)):
+        body = chat_body(BENCH_TASK, "@@PROMPT@@", stream=stream)
+        script.write_text(wrk_script(body, f"load {nonce} {phase} {level}", target.headers))
         before = sum(group_cpu_seconds(pgid) for pgid in target.pgids)
-        result = await closed_loop(
-            clients, bodies(stream, f"load-{target.name}-{level}-{stream}"), level, args.max_requests, args.seconds
-        )
+        result = run_wrk(urls, script, level, seconds)
         cpu = sum(group_cpu_seconds(pgid) for pgid in target.pgids) - before
-    finally:
-        for client in clients:
-            await client.aclose()
     return Cell(target, stream, level, result, cpu)
 
 
@@ -126,7 +124,7 @@ def direct_target(mock_url: str, mock: ServerProcess) -> Target:
     return Target("direct", "", (f"{mock_url}/openai",), bearer(mock_provider_key("openai")), (mock.popen.pid,))
 
 
-def sweep(targets: list[Target], args: argparse.Namespace) -> list[Cell]:
+def sweep(targets: list[Target], args: argparse.Namespace, work: Path) -> list[Cell]:
     cells: list[Cell] = []
     pairs: dict[str, list[Target]] = {}
     for target in targets:
@@ -144,12 +142,12 @@ def sweep(targets: list[Target], args: argparse.Namespace) -> list[Cell]:
                         print(f"  sweep stopped by --max-total-seconds {args.max_total_seconds:g}", flush=True)
                         args.incomplete = True
                         return cells
-                    cell = asyncio.run(run_cell(target, stream, level, args))
+                    cell = run_cell(target, stream, level, args, work)
                     cells.append(cell)
                     print(
                         f"  {'stream' if stream else 'plain':<6} c={level:<4} {target.name:<22} "
-                        f"{cell.result.count:>6} req {cell.result.throughput:7.1f}/s p50 "
-                        f"{cell.result.latency_ms(50):7.1f} p99 {cell.result.latency_ms(99):7.1f} "
+                        f"{cell.result.requests:>6} req {cell.result.throughput:7.1f}/s p50 "
+                        f"{cell.result.p50_ms:7.1f} p99 {cell.result.p99_ms:7.1f} "
                         f"err {cell.result.errors} cpu/1k {cell.cpu_per_1k:6.2f} s",
                         flush=True,
                     )
@@ -177,18 +175,16 @@ def report(cells: list[Cell], args: argparse.Namespace) -> int:
             else:
                 baseline_note = "vs minimal"
                 base = minimal
-            overhead = (
-                cell.result.latency_ms(99) - direct.result.latency_ms(99) if direct and engine != "direct" else math.nan
-            )
+            overhead = cell.result.p99_ms - direct.result.p99_ms if direct and engine != "direct" else math.nan
             rows.append(
                 [
                     cell.level,
                     cell.target.name,
-                    cell.result.count,
+                    cell.result.requests,
                     cell.result.errors,
                     f"{cell.result.throughput:,.1f}",
-                    f"{cell.result.latency_ms(50):,.1f}",
-                    f"{cell.result.latency_ms(99):,.1f}",
+                    f"{cell.result.p50_ms:,.1f}",
+                    f"{cell.result.p99_ms:,.1f}",
                     "-" if math.isnan(overhead) else f"{overhead:,.1f}",
                     "-" if engine == "direct" else f"{cell.cpu_per_1k:.2f}",
                     "-"
@@ -227,7 +223,7 @@ def report(cells: list[Cell], args: argparse.Namespace) -> int:
 def sweep_cpu_per_1k(cells: Iterable[Cell]) -> float:
     """CPU seconds per 1,000 requests over several cells (their CPU and requests summed)."""
     listed = list(cells)
-    return sum(c.cpu_seconds for c in listed) / max(1, sum(c.result.count for c in listed)) * 1000
+    return sum(c.cpu_seconds for c in listed) / max(1, sum(c.result.requests for c in listed)) * 1000
 
 
 def judge(cells: list[Cell], stream: bool, args: argparse.Namespace) -> list[tuple[str, bool]]:
@@ -251,10 +247,7 @@ def judge(cells: list[Cell], stream: bool, args: argparse.Namespace) -> list[tup
                 all(ratio >= THROUGHPUT_GOAL for ratio in ratios.values()),
             )
         )
-        cpu_min = sum(c.cpu_seconds for c in minimal.values()) / sum(c.result.count for c in minimal.values()) * 1000
-        cpu_gen = (
-            sum(c.cpu_seconds for c in generated.values()) / sum(c.result.count for c in generated.values()) * 1000
-        )
+        cpu_min, cpu_gen = sweep_cpu_per_1k(minimal.values()), sweep_cpu_per_1k(generated.values())
         verdicts.append(
             (
                 f"{engine} {mode}: generated CPU per 1,000 requests <= {CPU_GOAL}x minimal over the sweep "
@@ -262,10 +255,8 @@ def judge(cells: list[Cell], stream: bool, args: argparse.Namespace) -> list[tup
                 cpu_gen <= CPU_GOAL * cpu_min,
             )
         )
-        base_p50 = minimal[min(minimal)].result.latency_ms(50)
-        below = [
-            level for level, cell in minimal.items() if cell.result.latency_ms(50) <= SATURATION_P50_FACTOR * base_p50
-        ]
+        base_p50 = minimal[min(minimal)].result.p50_ms
+        below = [level for level, cell in minimal.items() if cell.result.p50_ms <= SATURATION_P50_FACTOR * base_p50]
         errors = {
             f"{cell.target.name} at {level}": cell.result.errors
             for level in below
@@ -348,13 +339,13 @@ def breakdown(args: argparse.Namespace) -> int:
             warm_up([litellm_destination(stack, name, server, generated.master_key)], WARM_UP)
             control.sleep("*", args.upstream_ms / 1000)
             target = Target("LiteLLM", name, (server.url,), key, (server.popen.pid,))
-            cell = asyncio.run(run_cell(target, stream, level, args))
+            cell = run_cell(target, stream, level, args, stack.work)
             control.recover("*")
             stack.stop(server)
             cells.append(cell)
             print(
-                f"  {name:<46} {cell.result.count:>5} req {cell.result.throughput:6.1f}/s p50 "
-                f"{cell.result.latency_ms(50):7.1f} err {cell.result.errors} cpu/1k {cell.cpu_per_1k:6.2f} s",
+                f"  {name:<46} {cell.result.requests:>5} req {cell.result.throughput:6.1f}/s p50 "
+                f"{cell.result.p50_ms:7.1f} err {cell.result.errors} cpu/1k {cell.cpu_per_1k:6.2f} s",
                 flush=True,
             )
     minimal_cpu = sweep_cpu_per_1k([cells[0], cells[-1]])
@@ -363,11 +354,11 @@ def breakdown(args: argparse.Namespace) -> int:
     rows = [
         [
             cell.target.config,
-            cell.result.count,
+            cell.result.requests,
             cell.result.errors,
             f"{cell.result.throughput:,.1f}",
-            f"{cell.result.latency_ms(50):,.1f}",
-            f"{cell.result.latency_ms(99):,.1f}",
+            f"{cell.result.p50_ms:,.1f}",
+            f"{cell.result.p99_ms:,.1f}",
             f"{cell.cpu_per_1k:.2f}",
             _ratio(cell.cpu_per_1k, minimal_cpu),
             "-"
@@ -401,7 +392,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="concurrent clients per level")
     parser.add_argument("--seconds", type=float, default=6.0, help="per destination and level")
-    parser.add_argument("--max-requests", type=int, default=5000, help="per destination and level")
     parser.add_argument("--upstream-ms", type=float, default=200.0, help="the mock's delay before its first byte")
     parser.add_argument("--modes", default="plain,stream", help="plain, stream or both (comma-separated)")
     parser.add_argument("--no-replicas", action="store_true", help="skip the two-replica destination")
@@ -477,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
         warm_up(warm, WARM_UP)
         control.sleep("*", args.upstream_ms / 1000)
         started = time.monotonic()
-        cells = sweep(targets, args)
+        cells = sweep(targets, args, stack.work)
         control.recover("*")
         print(f"\n  sweep: {time.monotonic() - started:.0f} s")
     return report(cells, args)

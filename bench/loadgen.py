@@ -1,22 +1,23 @@
-"""Concurrent load for the fleet and capacity benches: ``httpx.AsyncClient`` driven by asyncio, and the
-engine processes' own CPU time from ``/proc``.
+"""Load for the fleet and capacity benches, and the engine processes' own CPU time from ``/proc``.
 
-Two shapes, both bounded in count and time:
+- :func:`open_loop` (``httpx.AsyncClient`` on asyncio): requests started at Poisson arrivals of a fixed
+  rate whatever the answers, with a cap on requests in flight: the fleet bench's few requests per
+  second per replica, each with its send time (matched against the mock's call times).
+- :func:`run_wrk` (wrk, a C load generator): ``connections`` closed-loop clients for a duration, the
+  capacity sweep. httpx's async pool is itself the bottleneck above a few dozen clients (measured here:
+  38 requests/s at 128 clients against a mock that wrk drives at 605/s), so the sweep does not use it.
 
-- :func:`closed_loop`: ``concurrency`` clients, each sending its next request when the previous one
-  answered (the capacity sweep: throughput at a fixed number of clients);
-- :func:`open_loop`: requests started at Poisson arrivals of a fixed rate whatever the answers (the fleet bench: traffic
-  that does not slow down when a replica does), with a cap on requests in flight.
-
-Every request carries a prompt never sent before unless the caller says otherwise (the generated config
-caches). A streamed request counts as answered when its last byte arrived; time to first byte is kept too.
+Every request carries a prompt never sent before (the generated config caches).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import math
 import os
 import random
+import subprocess
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -90,32 +91,6 @@ async def send(client: httpx.AsyncClient, body: Mapping[str, Any], path: str = C
     return Outcome(started_wall, elapsed, first_byte or elapsed, status)
 
 
-async def closed_loop(
-    clients: Sequence[httpx.AsyncClient],
-    bodies: Iterator[dict[str, Any]],
-    concurrency: int,
-    max_requests: int,
-    max_seconds: float,
-) -> LoadResult:
-    """``concurrency`` workers share ``max_requests`` requests; none starts after ``max_seconds``.
-
-    Worker ``i`` sends through ``clients[i % len(clients)]``: several replicas share the clients evenly."""
-    result = LoadResult()
-    remaining = max_requests
-    deadline = time.monotonic() + max_seconds
-
-    async def worker(client: httpx.AsyncClient) -> None:
-        nonlocal remaining
-        while remaining > 0 and time.monotonic() < deadline:
-            remaining -= 1
-            result.outcomes.append(await send(client, next(bodies)))
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(clients[index % len(clients)]) for index in range(concurrency)))
-    result.wall_seconds = time.perf_counter() - started
-    return result
-
-
 async def open_loop(
     client: httpx.AsyncClient,
     bodies: Iterator[dict[str, Any]],
@@ -183,3 +158,98 @@ def cpu_of(pgids: Sequence[int], action: Callable[[], Any]) -> tuple[Any, float]
     before = sum(group_cpu_seconds(pgid) for pgid in pgids)
     value = action()
     return value, sum(group_cpu_seconds(pgid) for pgid in pgids) - before
+
+
+# --- wrk ---------------------------------------------------------------------------------------------
+
+WRK_SCRIPT = """
+local prefix = [==[{prefix}]==]
+local suffix = [==[{suffix}]==]
+wrk.method = "POST"
+{headers}
+local threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("id", threads)
+end
+local sent = 0
+function request()
+  sent = sent + 1
+  return wrk.format(nil, nil, nil, prefix .. id .. "-" .. sent .. suffix)
+end
+function done(summary, latency, requests)
+  io.write(string.format(
+    '\\n{{"requests": %d, "duration_us": %d, "connect": %d, "read": %d, "write": %d, "status": %d, ' ..
+    '"timeout": %d, "p50_us": %d, "p99_us": %d}}\\n',
+    summary.requests, summary.duration, summary.errors.connect, summary.errors.read, summary.errors.write,
+    summary.errors.status, summary.errors.timeout, latency:percentile(50), latency:percentile(99)))
+end
+"""
+PROMPT_SLOT = "@@PROMPT@@"
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    """One wrk run (or several at once, one per replica, summed; latency percentiles the worst of them)."""
+
+    requests: int
+    seconds: float
+    errors: int  # non-2xx answers, connect/read/write errors and timeouts
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+def wrk_script(body: Mapping[str, Any], prompt_prefix: str, headers: Mapping[str, str]) -> str:
+    """A wrk Lua script posting ``body`` with a prompt unique per thread and request."""
+    text = json.dumps({**body, "messages": [{"role": "user", "content": PROMPT_SLOT}]})
+    before, after = text.split(PROMPT_SLOT)
+    lines = [
+        f'wrk.headers["{name}"] = [==[{value}]==]'
+        for name, value in {"Content-Type": "application/json", **headers}.items()
+    ]
+    return WRK_SCRIPT.format(prefix=before + prompt_prefix + " ", suffix=after, headers="\n".join(lines))
+
+
+def run_wrk(urls: Sequence[str], script: Path, connections: int, seconds: float, timeout_s: float = 30.0) -> WrkResult:
+    """``connections`` clients for ``seconds``, split evenly over ``urls`` (one wrk process each, at once)."""
+    per_url = max(1, math.ceil(connections / len(urls)))
+    processes = [
+        subprocess.Popen(
+            [
+                "wrk",
+                "-t",
+                str(min(2, per_url)),
+                "-c",
+                str(per_url),
+                "-d",
+                f"{seconds:g}s",
+                "--timeout",
+                f"{timeout_s:g}s",
+                "-s",
+                str(script),
+                url,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for url in urls
+    ]
+    outputs = []
+    for process in processes:
+        out, _ = process.communicate(timeout=seconds + timeout_s + 30)
+        if process.returncode != 0:
+            raise RuntimeError(f"wrk exited {process.returncode}: {out[-500:]}")
+        outputs.append(json.loads(out.strip().splitlines()[-1]))
+    errors = sum(o["connect"] + o["read"] + o["write"] + o["status"] + o["timeout"] for o in outputs)
+    return WrkResult(
+        requests=sum(o["requests"] for o in outputs),
+        seconds=max(o["duration_us"] for o in outputs) / 1e6,
+        errors=errors,
+        p50_ms=max(o["p50_us"] for o in outputs) / 1000,
+        p99_ms=max(o["p99_us"] for o in outputs) / 1000,
+    )
