@@ -99,7 +99,7 @@ PORTKEY_STAMP := runtime/portkey/node_modules/.installed
 SMOKE_TIMEOUT ?= 300
 ENGINE ?= litellm
 
-.PHONY: runtime runtime-litellm runtime-portkey runtime-redis runtime-redis-optional unknown-engine run smoke
+.PHONY: runtime runtime-litellm runtime-portkey runtime-redis runtime-redis-optional bench-tools unknown-engine run smoke
 
 # pip checks every hash (--require-hashes): LiteLLM releases have been compromised on PyPI before.
 $(LITELLM_STAMP): runtime/litellm/requirements.txt
@@ -149,6 +149,15 @@ runtime-redis-optional:
 
 runtime: runtime-litellm runtime-portkey runtime-redis ## every gateway runtime the e2e tests and benches use
 
+# wrk (Debian), the load generator of bench/load.py: a C client that keeps 160 connections busy on a
+# fraction of a core (httpx's async pool itself caps at ~40 requests/s at 128 clients here, measured).
+bench-tools: ## wrk from Debian for the load bench (needs root for apt-get)
+	@command -v wrk >/dev/null || { \
+		command -v apt-get >/dev/null || { echo "wrk missing and no apt-get: install wrk by hand" >&2; exit 1; }; \
+		[ "$$(id -u)" = 0 ] || { echo "wrk missing: apt-get needs root (sudo make bench-tools)" >&2; exit 1; }; \
+		echo "installing wrk with apt-get"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends wrk >/dev/null; }
+
 # The engine registry (runtime/engines.py, standard library only) names the engines.
 ENGINES := $(shell $(PYTHON) -m runtime.engines)
 ENGINE_RUNTIME := $(if $(filter $(ENGINE),$(ENGINES)),runtime-$(ENGINE),unknown-engine)
@@ -170,10 +179,21 @@ test: runtime
 
 # --- gateway benchmarks (issue 4): real engines on loopback, results in docs/benchmarks.md ------------
 BENCH_TIMEOUT ?= 600
+# The load sweep: 5 levels x 2 modes x 6 destinations, 6 s each, plus five engine starts.
+LOAD_BENCH_TIMEOUT ?= 900
 .PHONY: bench
-bench: $(STAMP) runtime ## overhead, failover and cache benches on the real gateways (bounded, ~12 min)
+bench: $(STAMP) runtime bench-tools ## overhead, failover, cache, fleet and load benches on the real gateways (bounded, ~35 min)
 	@rc=0; \
 	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) -m bench.overhead || rc=1; \
 	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) -m bench.failover || rc=1; \
 	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) -m bench.cache || rc=1; \
+	timeout --kill-after=15 $(BENCH_TIMEOUT) $(PY) -m bench.fleet || rc=1; \
+	timeout --kill-after=15 $(LOAD_BENCH_TIMEOUT) $(PY) -m bench.load || rc=1; \
+	exit $$rc
+
+.PHONY: bench-quick
+bench-quick: $(STAMP) runtime bench-tools ## smoke of the fleet and load benches (a few trials and levels; numbers not for the docs)
+	@rc=0; \
+	timeout --kill-after=15 300 $(PY) -m bench.fleet --quick || rc=1; \
+	timeout --kill-after=15 300 $(PY) -m bench.load --quick || rc=1; \
 	exit $$rc

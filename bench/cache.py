@@ -37,8 +37,8 @@ from bench.common import (
     unique_prompts,
     warm_up,
 )
+from tools.warm_cache import CACHE_KEY_HEADER
 
-CACHE_KEY_HEADER = "x-litellm-cache-key"
 ALL_NEW_PREFIX = 10  # the first requests of the workload are all new prompts
 MAX_SECONDS = 180.0
 SEED = 20240527

@@ -82,7 +82,7 @@ class History:
 # --- reading the history -------------------------------------------------------------------------
 
 
-def _records(path: Path, text: str) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
+def request_records(path: Path, text: str) -> Iterator[tuple[int, Mapping[str, Any] | str]]:
     """(line number, record or a parse error message) for each data line of a CSV or JSONL file."""
     if path.suffix.lower() in (".jsonl", ".ndjson", ".json"):
         for number, line in enumerate(text.splitlines(), start=1):
@@ -175,7 +175,7 @@ def read_history(path: Path, days: float | None = None) -> History:
         raise InputError(name, [Problem((), "not UTF-8 text (a CSV or JSONL export of the request log)")]) from None
     rows: list[HistoryRow] = []
     problems: list[Problem] = []
-    for number, record in _records(path, text):
+    for number, record in request_records(path, text):
         if isinstance(record, str):
             problems.append(Problem((), record, number))
             continue

@@ -68,6 +68,15 @@ MASTER_KEY_REFERENCE = env_reference(MASTER_KEY)
 SEMANTIC_CACHE_GROUP = "semantic-cache-embedding"
 CACHE_NAMESPACE = "llm-gateway"
 REDIS_BREAKER_RECOVERY_SECONDS = 10
+# How often a replica re-reads from Redis a cooldown key its own memory does not hold
+# (litellm/router_utils/cooldown_cache.py::CooldownCache.__init__ reads
+# DEFAULT_COOLDOWN_REDIS_READ_INTERVAL_SECONDS at import, default 1 s). Until that read a replica
+# keeps calling a primary another replica has already cooled down. 1 ms means every request reads it
+# (on the request's existing Redis round trip where one is open: router_utils/routing_read_batch.py).
+# Not 0: `DualCache.__init__` takes `interval or litellm.default_redis_batch_cache_expiry or 10`, so 0
+# would mean 10 s. Measured in bench/fleet.py, priced in bench/load.py (docs/capacity.md).
+COOLDOWN_REDIS_READ_INTERVAL_SECONDS = 0.001
+COOLDOWN_READ_INTERVAL_ENV = "DEFAULT_COOLDOWN_REDIS_READ_INTERVAL_SECONDS"
 # The hooks the proxy loads from the config's folder (`module.attribute`, module = file name there).
 AUTH_HOOK = "gateway_auth.user_api_key_auth"
 CALLBACK_HOOK = "gateway_hooks.proxy_handler_instance"
@@ -377,6 +386,8 @@ def litellm_environment(environment: ResolvedEnvironment) -> dict[str, str]:
         # After 5 failed Redis calls LiteLLM stops calling Redis for this long (default 60 s): a
         # restarted Redis then serves the cache and shared cooldowns again within seconds, not a minute.
         "REDIS_CIRCUIT_BREAKER_RECOVERY_TIMEOUT": str(REDIS_BREAKER_RECOVERY_SECONDS),
+        # Replicas learn a cooldown another replica wrote on their next request, not up to 1 s later.
+        COOLDOWN_READ_INTERVAL_ENV: str(COOLDOWN_REDIS_READ_INTERVAL_SECONDS),
         # The request log is written out on this period only (not by batch size); the config cannot set it.
         S3_FLUSH_INTERVAL: str(REQUEST_LOG_FLUSH_SECONDS),
     }

@@ -9,6 +9,7 @@ which keys each instance holds, who is connected, and the ACL LOG of refused com
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -19,7 +20,7 @@ from e2e_support import route, tasks_of_tier, unique_body
 
 from local.client import post_chat
 from local.mock_provider import MockControl
-from local.processes import ADMIN_USERNAME
+from local.processes import ADMIN_USERNAME, REPO_ROOT
 
 pytestmark = pytest.mark.e2e
 
@@ -28,9 +29,17 @@ CACHE_NAMESPACE = b"llm-gateway:"  # cache_params.namespace of the generated con
 BURST_CACHE_MB = 4
 BURST_VALUE = b"x" * 20_000
 BURST_MAX_WRITES = 2_000
-# A replica re-reads a cooldown key from Redis at most this often (LiteLLM's DualCache
-# `default_redis_batch_cache_expiry`, 10 s); in between it answers from its own memory.
-REDIS_REREAD_SECONDS = 10.0 + 1.5
+# A replica re-reads from Redis a cooldown key it does not hold at most this often (LiteLLM's
+# CooldownCache, DEFAULT_COOLDOWN_REDIS_READ_INTERVAL_SECONDS, which the generated env.json sets);
+# in between it answers from its own memory. Plus a margin.
+REDIS_REREAD_SECONDS = (
+    float(
+        json.loads((REPO_ROOT / "gateway_config" / "generated" / "local" / "litellm" / "env.json").read_text())[
+            "DEFAULT_COOLDOWN_REDIS_READ_INTERVAL_SECONDS"
+        ]
+    )
+    + 1.5
+)
 
 
 def _tier1(routing: dict[str, Any]) -> str:
