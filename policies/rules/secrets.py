@@ -40,8 +40,9 @@ CREDENTIAL_PATTERN = re.compile(
 )
 # How the generated configs name a secret they read from the environment.
 ENV_REFERENCE = re.compile(r"^os\.environ/[A-Z0-9_]+$")
-# Secrets shorter than this are not searched for (a short value would match by accident).
-MIN_SECRET_LENGTH = 8
+# Secret values shorter than this, or with whitespace (an ACL file, a config), are not searched for
+# whole: they would match ordinary text by accident.
+MIN_SECRET_LENGTH = 12
 # Where the program's dynamic resources carry a secret input.
 SECRET_INPUTS: dict[str, tuple[str, ...]] = {
     "random:index/randomPassword:RandomPassword": ("result",),
@@ -55,6 +56,10 @@ def _name_is_secret(name: str) -> bool:
     return any(word.upper() in SECRET_NAME_WORDS for word in words if word)
 
 
+def _searchable(value: Any) -> bool:
+    return isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH and not any(char.isspace() for char in value)
+
+
 def secret_values(resources: Sequence[Resource]) -> dict[str, str]:
     """Every secret value the stack holds (value → where it belongs), for the by-value search."""
     found: dict[str, str] = {}
@@ -66,14 +71,14 @@ def secret_values(resources: Sequence[Resource]) -> dict[str, str]:
                     for key, value in data.items():
                         # An ACL file's plaintext passwords are its `>password` rules.
                         for word in str(value).split():
-                            if word.startswith(">") and len(word) > MIN_SECRET_LENGTH:
+                            if word.startswith(">") and _searchable(word[1:]):
                                 found.setdefault(word[1:], f"Secret {resource.kube_name} {key}")
-                        if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
-                            found.setdefault(value, f"Secret {resource.kube_name} {key}")
+                        if _searchable(value):
+                            found.setdefault(str(value), f"Secret {resource.kube_name} {key}")
         for field in SECRET_INPUTS.get(resource.type, ()):
             value = resource.props.get(field)
-            if isinstance(value, str) and len(value) >= MIN_SECRET_LENGTH:
-                found.setdefault(value, f"{resource.display} {field}")
+            if _searchable(value):
+                found.setdefault(str(value), f"{resource.display} {field}")
     return found
 
 
