@@ -3,8 +3,10 @@
     .venv/bin/python -m bench.bench_build [--repeat N] [--tasks 1000] [--profile]
 
 Prints the median of N runs for each phase, the cost per task and how the per-task cost grows from
-the real spec to the synthetic one (a ratio near 1 means linear scaling). Acceptance targets (issue 2):
-all environments of the real spec in under 1 s, the 1,000-task spec in under 10 s. Exits 1 if missed.
+the real spec to the synthetic one (a ratio near 1 means linear scaling), then the wall time of the
+offline plan of each stack (`make plan`, a fresh process as a person runs it). Targets: all
+environments of the real spec in under 1 s, the 1,000-task spec in under 10 s, each plan in under
+15 s. Exits 1 if one is missed.
 `--profile` prints where the synthetic build spends its time.
 """
 
@@ -14,6 +16,7 @@ import argparse
 import cProfile
 import pstats
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +30,9 @@ from gateway_config.spec import ENVIRONMENT_NAMES
 
 REAL_TARGET_S = 1.0
 SYNTHETIC_TARGET_S = 10.0
+PLAN_TARGET_S = 15.0
+PLAN_STACKS = ("staging", "prod")
+PRICE_AS = {"large": "gpt-4o", "medium": "gpt-4o-mini", "small": "gpt-4o-mini"}
 
 
 def synthetic_spec(task_count: int) -> str:
@@ -44,6 +50,8 @@ def synthetic_spec(task_count: int) -> str:
                 "provider": provider,
                 "id": f"{provider}-{size}-2025",
                 "timeout_seconds": 20,
+                # Made-up model ids: priced as real models the pinned price map knows.
+                "price_as": PRICE_AS[size],
             }
     models["embedder"] = {"provider": "openai", "id": "text-embedding-3-small", "kind": "embedding"}
     models["arctic"] = {"provider": "cortex", "id": "arctic-embed-m", "kind": "embedding", "embedding_dimensions": 768}
@@ -148,6 +156,13 @@ def measure(label: str, text: str, repeat: int) -> dict[str, Any]:
     }
 
 
+def plan_seconds(stack: str) -> float:
+    """Wall time of `python -m tools.plan --stack <stack>` in a new process (imports included)."""
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "tools.plan", "--stack", stack], check=True, capture_output=True, timeout=120)
+    return time.perf_counter() - start
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="runs per measurement; the median is reported")
@@ -179,6 +194,12 @@ def main(argv: list[str] | None = None) -> int:
         passed = row["total_s"] < target
         ok &= passed
         print(f"{'PASS' if passed else 'FAIL'}: {row['label']} {row['total_s']:.3f} s (target < {target:g} s)")
+
+    for stack in PLAN_STACKS:
+        seconds = plan_seconds(stack)
+        passed = seconds < PLAN_TARGET_S
+        ok &= passed
+        print(f"{'PASS' if passed else 'FAIL'}: make plan STACK={stack} {seconds:.2f} s (target < {PLAN_TARGET_S:g} s)")
 
     if args.profile:
         spec = load_spec_text(synthetic_text, "synthetic")
