@@ -206,6 +206,10 @@ def portkey_headless(resource: Resource, config: Mapping[str, Any]) -> Iterator[
             )
 
 
+# The variable that lists the hosts Portkey exempts from its SSRF blocklist (runtime/engines.py).
+TRUSTED_HOSTS_ENV = PORTKEY.trusted_hosts_env or "TRUSTED_CUSTOM_HOSTS"
+
+
 def _portkey_containers(resource: Resource) -> Iterator[Mapping[str, Any]]:
     repository = PORTKEY.default_image.rsplit(":", 1)[0]
     for container in containers(resource):
@@ -225,14 +229,13 @@ def portkey_trusted_hosts(resources: Sequence[Resource], config: Mapping[str, An
     for deployment in (resource for resource in resources if is_gateway_workload(resource)):
         for container in _portkey_containers(deployment):
             env = {str(get(entry, "name")): get(entry, "value") for entry in items(container.get("env"))}
-            trusted = {
-                host.strip() for host in str(env.get(PORTKEY.trusted_hosts_env) or "").split(",") if host.strip()
-            }
+            listed = str(env.get(TRUSTED_HOSTS_ENV) or "").split(",")
+            trusted = {host.strip() for host in listed if host.strip()}
             extra = sorted(trusted - named - {NO_TRUSTED_HOST})
             if extra:
                 yield Violation(
                     f"{deployment.display}: Portkey trusts {', '.join(extra)}, which no served config names as a "
-                    f"custom_host; fix: leave {PORTKEY.trusted_hosts_env} to the program (components/gateway.py "
+                    f"custom_host; fix: leave {TRUSTED_HOSTS_ENV} to the program (components/gateway.py "
                     "sets it from the generated configs)",
                     deployment,
                 )
