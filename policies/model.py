@@ -7,6 +7,8 @@ The validators are pure functions of these values, so the same code runs under `
 
 from __future__ import annotations
 
+import base64
+import binascii
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -153,6 +155,22 @@ def selects(selector: Any, labels: Mapping[str, Any]) -> bool:
     """Whether a label selector's ``matchLabels`` all hold on ``labels`` (an empty selector selects all)."""
     match_labels = get(selector, "matchLabels") or {}
     return isinstance(match_labels, Mapping) and all(labels.get(key) == value for key, value in match_labels.items())
+
+
+def secret_entries(secret: Resource) -> dict[str, str]:
+    """A Secret's entries as text: ``stringData`` as written, ``data`` decoded from base64."""
+    entries: dict[str, str] = {}
+    data = secret.props.get("data")
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            try:
+                entries[str(key)] = base64.b64decode(str(value), validate=True).decode()
+            except (binascii.Error, UnicodeDecodeError):
+                continue
+    string_data = secret.props.get("stringData")
+    if isinstance(string_data, Mapping):
+        entries.update({str(key): str(value) for key, value in string_data.items()})
+    return entries
 
 
 def stack_outputs(resources: Sequence[Resource]) -> Mapping[str, Any]:

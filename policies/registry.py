@@ -73,6 +73,7 @@ def policy_specs() -> list[PolicySpec]:
         _spec("gateway-tested-runtime-version", "resource",
               partial(gateway.gateway_tested_version, tested_tags=tested_tags)),
         _spec("portkey-engine-headless", "resource", gateway.portkey_headless),
+        _spec("portkey-trusted-hosts-bounded", "stack", gateway.portkey_trusted_hosts),
         _spec("serviceaccount-token-automount-off", "resource", gateway.service_account_token_off, needsToken=strings),
         _spec("egress-bounded", "resource", gateway.egress_bounded,
               publicPorts={"type": "array", "items": {"type": "integer"}}),

@@ -23,13 +23,16 @@ from policies.model import (
     is_workload,
     items,
     of_type,
+    plain,
     pod_labels,
     pod_spec,
     selects,
 )
+from policies.rules.routing import deployed_routing
 from program.egress import NON_PUBLIC_IPV4
+from program.generated_tree import custom_hosts
 from program.stack_settings import image_digest, image_tag
-from runtime.engines import ENGINES, PORTKEY
+from runtime.engines import ENGINES, NO_TRUSTED_HOST, PORTKEY
 
 
 def gateway_replicas_and_pdb(resources: Sequence[Resource], config: Mapping[str, Any]) -> Iterator[Violation]:
@@ -193,11 +196,7 @@ def portkey_headless(resource: Resource, config: Mapping[str, Any]) -> Iterator[
     serves a console and /log/stream that print every request, API keys included."""
     if not is_workload(resource):
         return
-    repository = PORTKEY.default_image.rsplit(":", 1)[0]
-    for container in containers(resource):
-        image = str(container.get("image") or "")
-        if container.get("name") != PORTKEY.name and not image.startswith(repository):
-            continue
+    for container in _portkey_containers(resource):
         args = [str(arg) for arg in items(container.get("args")) + items(container.get("command"))]
         env = {str(entry.get("name")): entry.get("value") for entry in items(container.get("env"))}
         if "--headless" not in args or env.get("NODE_ENV") != "production":
@@ -205,6 +204,41 @@ def portkey_headless(resource: Resource, config: Mapping[str, Any]) -> Iterator[
                 f"{resource.display}: Portkey container {container.get('name')!r} is not headless; fix: run it "
                 "with --headless and NODE_ENV=production (runtime/engines.py PORTKEY)"
             )
+
+
+# The variable that lists the hosts Portkey exempts from its SSRF blocklist (runtime/engines.py).
+TRUSTED_HOSTS_ENV = PORTKEY.trusted_hosts_env or "TRUSTED_CUSTOM_HOSTS"
+
+
+def _portkey_containers(resource: Resource) -> Iterator[Mapping[str, Any]]:
+    repository = PORTKEY.default_image.rsplit(":", 1)[0]
+    for container in containers(resource):
+        if container.get("name") == PORTKEY.name or str(container.get("image") or "").startswith(repository):
+            yield container
+
+
+def portkey_trusted_hosts(resources: Sequence[Resource], config: Mapping[str, Any]) -> Iterator[Violation]:
+    """A Portkey gateway exempts from its SSRF blocklist (``TRUSTED_CUSTOM_HOSTS``) only the hosts its
+    served configs' ``custom_host`` targets name: the in-cluster engine relays for anyone who reaches
+    it, so every extra trusted host is one more place it can be pointed at."""
+    routing = deployed_routing(resources)
+    served = (
+        [body for source, _task, body in routing.portkey_configs if source is routing.config_map] if routing else []
+    )
+    named = set(custom_hosts(plain(body) for body in served))
+    for deployment in (resource for resource in resources if is_gateway_workload(resource)):
+        for container in _portkey_containers(deployment):
+            env = {str(get(entry, "name")): get(entry, "value") for entry in items(container.get("env"))}
+            listed = str(env.get(TRUSTED_HOSTS_ENV) or "").split(",")
+            trusted = {host.strip() for host in listed if host.strip()}
+            extra = sorted(trusted - named - {NO_TRUSTED_HOST})
+            if extra:
+                yield Violation(
+                    f"{deployment.display}: Portkey trusts {', '.join(extra)}, which no served config names as a "
+                    f"custom_host; fix: leave {TRUSTED_HOSTS_ENV} to the program (components/gateway.py "
+                    "sets it from the generated configs)",
+                    deployment,
+                )
 
 
 def service_account_token_off(resource: Resource, config: Mapping[str, Any]) -> Iterator[str]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -21,6 +19,7 @@ from policies.model import (
     of_type,
     pod_labels,
     pod_spec,
+    secret_entries,
 )
 
 REDIS_PORT = 6379
@@ -42,19 +41,6 @@ def _flag(args: Sequence[str], flag: str) -> str | None:
             return args[index + 1]
         if arg.startswith(f"{flag}="):
             return arg.split("=", 1)[1]
-    return None
-
-
-def _secret_text(secret: Resource, key: str) -> str | None:
-    string_data = get(secret.props, "stringData", key)
-    if isinstance(string_data, str):
-        return string_data
-    data = get(secret.props, "data", key)
-    if isinstance(data, str):
-        try:
-            return base64.b64decode(data).decode()
-        except (binascii.Error, UnicodeDecodeError):
-            return None
     return None
 
 
@@ -106,7 +92,7 @@ def redis_auth(resources: Sequence[Resource], config: Mapping[str, Any]) -> Iter
             continue
         secret_name, key = _acl_source(workload, container, acl_path)
         secret = secrets.get(secret_name or "")
-        acl = _secret_text(secret, key) if secret is not None and key is not None else None
+        acl = secret_entries(secret).get(key) if secret is not None and key is not None else None
         if acl is None:
             yield Violation(
                 f"{workload.display}: the ACL file {acl_path} does not come from a Secret of this stack; {fix}",

@@ -26,6 +26,7 @@ from policies.model import (
     is_list,
     is_workload,
     items,
+    secret_entries,
 )
 
 # Words of a variable name that make it a credential (LLM_GATEWAY_APP_KEY_CHAT, STATE_REDIS_PASSWORD).
@@ -65,20 +66,17 @@ def secret_values(resources: Sequence[Resource]) -> dict[str, str]:
     found: dict[str, str] = {}
     for resource in resources:
         if resource.type == SECRET:
-            for field in ("stringData", "data"):
-                data = resource.props.get(field)
-                if isinstance(data, Mapping):
-                    for key, value in data.items():
-                        # An ACL file's plaintext passwords are its `>password` rules.
-                        for word in str(value).split():
-                            if word.startswith(">") and _searchable(word[1:]):
-                                found.setdefault(word[1:], f"Secret {resource.kube_name} {key}")
-                        if _searchable(value):
-                            found.setdefault(str(value), f"Secret {resource.kube_name} {key}")
+            for key, value in secret_entries(resource).items():
+                # An ACL file's plaintext passwords are its `>password` rules.
+                for word in value.split():
+                    if word.startswith(">") and _searchable(word[1:]):
+                        found.setdefault(word[1:], f"Secret {resource.kube_name} {key}")
+                if _searchable(value):
+                    found.setdefault(value, f"Secret {resource.kube_name} {key}")
         for field in SECRET_INPUTS.get(resource.type, ()):
-            value = resource.props.get(field)
-            if _searchable(value):
-                found.setdefault(str(value), f"{resource.display} {field}")
+            secret_input = resource.props.get(field)
+            if _searchable(secret_input):
+                found.setdefault(str(secret_input), f"{resource.display} {field}")
     return found
 
 

@@ -145,6 +145,12 @@ def _portkey_console(graph: dict[str, Any]) -> None:
     portkey["env"] = [entry for entry in portkey["env"] if entry["name"] != "NODE_ENV"]
 
 
+def _trust_a_private_host(graph: dict[str, Any]) -> None:
+    env = container(graph, DEPLOYMENT, "llm-gateway-deployment")["env"]
+    entry = next(entry for entry in env if entry["name"] == "TRUSTED_CUSTOM_HOSTS")
+    entry["value"] += ",10.0.0.5,kubernetes.default.svc"
+
+
 def _token_mounted(graph: dict[str, Any]) -> None:
     state(graph, "kubernetes:core/v1:ServiceAccount", "llm-gateway-serviceaccount")["automountServiceAccountToken"] = (
         True
@@ -393,6 +399,13 @@ MUTATIONS = [
         "staging-portkey",
         _portkey_console,
         "Deployment llm-gateway: Portkey container 'portkey' is not headless",
+        f"{DEPLOYMENT} llm-gateway-deployment",
+    ),
+    Mutation(
+        "portkey-trusted-hosts-bounded",
+        "staging-portkey",
+        _trust_a_private_host,
+        "Deployment llm-gateway: Portkey trusts 10.0.0.5, kubernetes.default.svc, which no served config names",
         f"{DEPLOYMENT} llm-gateway-deployment",
     ),
     Mutation(
