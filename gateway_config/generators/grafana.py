@@ -18,7 +18,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos, VariableRefresh, VariableSort
 from grafana_foundation_sdk.models.text import TextMode
 
-from gateway_config.generators.deployments import Deployment, experiment_arms, gateway_deployments
+from gateway_config.generators.deployments import Deployment, experiment_arms
 from gateway_config.resolve import ResolvedEnvironment
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -494,13 +494,12 @@ def experiments(environment: ResolvedEnvironment, deployments: tuple[Deployment,
     return board
 
 
-def dashboards(environment: ResolvedEnvironment) -> dict[str, str]:
+def dashboards(environment: ResolvedEnvironment, deployments: tuple[Deployment, ...]) -> dict[str, str]:
     """`<dashboard>.json` -> dashboard JSON text, for one environment.
 
     The file names are the same in every environment (so `make diff` folds environments whose
     change is the same); the dashboards' uids (`llm-gateway-<env>-<dashboard>`) are not, so one
     Grafana can hold every environment's."""
-    deployments = gateway_deployments(environment)
     built = {
         "provider-comparison": provider_comparison(environment),
         "cost-optimization": cost_optimization(environment),
