@@ -408,21 +408,17 @@ def cache_effectiveness(environment: ResolvedEnvironment) -> Any:
         ),
         _timeseries(
             layout,
-            "Cache hits and misses per second (LiteLLM)",
+            "Requests answered by the cache and by providers",
             "reqps",
             [
+                Query(f"sum(llm_gateway:cache_hits:rate5m{{{TASK_PROVIDER}}})", "cache"),
                 Query(
-                    'sum(rate(litellm_cache_hits_metric_total{model_id=~"($task)/.*", api_provider=~"$provider"}'
-                    "[$__rate_interval]))",
-                    "hits",
-                ),
-                Query(
-                    'sum(rate(litellm_cache_misses_metric_total{model_id=~"($task)/.*", api_provider=~"$provider"}'
-                    "[$__rate_interval]))",
-                    "misses",
+                    f"sum(llm_gateway:requests:rate5m{{{TASK_PROVIDER}}}) - "
+                    f"(sum(llm_gateway:cache_hits:rate5m{{{TASK_PROVIDER}}}) or vector(0))",
+                    "providers",
                 ),
             ],
-            "LiteLLM's own cache counters, for the requests that reached its cache.",
+            "What the cache takes off the providers.",
         ),
     ]
     for panel in panels:
