@@ -232,6 +232,8 @@ def test_matrices_and_pulumi_steps_name_the_real_stacks_and_files() -> None:
                 if "command" in settings:
                     pulumi_steps += 1
                     assert settings["policyPacks"] == "policies", path.name
+                    # The pack exits 2 without the repository on its import path (policies/__main__.py).
+                    assert step.get("env", {}).get("PYTHONPATH") == "${{ github.workspace }}", path.name
                     stack_name = str(settings["stack-name"]).replace("${{ matrix.stack }}", "staging")
                     assert stack_name.split("/")[-1] in STACKS, stack_name
     assert pulumi_steps == 4  # PR preview (per stack), staging up, prod preview, prod up
