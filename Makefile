@@ -92,7 +92,7 @@ PORTKEY_STAMP := runtime/portkey/node_modules/.installed
 SMOKE_TIMEOUT ?= 300
 ENGINE ?= litellm
 
-.PHONY: runtime runtime-litellm runtime-portkey runtime-redis runtime-redis-optional unknown-engine run smoke
+.PHONY: runtime runtime-litellm runtime-portkey runtime-redis runtime-redis-optional runtime-prometheus unknown-engine run smoke
 
 # pip checks every hash (--require-hashes): LiteLLM releases have been compromised on PyPI before.
 $(LITELLM_STAMP): runtime/litellm/requirements.txt
@@ -140,6 +140,19 @@ runtime-redis-optional:
 		$(INSTALL_REDIS) || echo "redis-server could not be installed: the LiteLLM cache will be off"; \
 	fi
 
+# Prometheus (with promtool) and Alertmanager from Debian, for the rule tests and the monitoring e2e
+# test. The packages start system services where an init system runs: stopped, since the tests
+# start their own servers on free loopback ports.
+INSTALL_PROMETHEUS = apt-get update -qq && DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 \
+	apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null && \
+	{ ! command -v systemctl >/dev/null || systemctl stop prometheus prometheus-alertmanager >/dev/null 2>&1 || true; }
+
+runtime-prometheus: ## promtool, Prometheus and Alertmanager from Debian (required: fails if they cannot be installed; needs root for apt-get)
+	@command -v promtool >/dev/null && command -v prometheus >/dev/null && command -v prometheus-alertmanager >/dev/null || { \
+		command -v apt-get >/dev/null || { echo "prometheus/promtool/alertmanager missing and no apt-get: install them by hand" >&2; exit 1; }; \
+		[ "$$(id -u)" = 0 ] || { echo "prometheus/promtool/alertmanager missing: apt-get needs root (sudo make runtime-prometheus)" >&2; exit 1; }; \
+		echo "installing prometheus and prometheus-alertmanager with apt-get"; $(INSTALL_PROMETHEUS); }
+
 runtime: runtime-litellm runtime-portkey runtime-redis ## every gateway runtime the e2e tests and benches use
 
 # The engine registry (runtime/engines.py, standard library only) names the engines.
@@ -158,8 +171,8 @@ run: $(STAMP) $(ENGINE_RUNTIME) runtime-redis-optional ## start mock provider, R
 smoke: $(STAMP) $(ENGINE_RUNTIME) runtime-redis-optional ## bounded: start everything, one request per routed task, stop; exit 0 if all answered
 	timeout --kill-after=10 $(SMOKE_TIMEOUT) $(PY) -m local.run --smoke --engine $(ENGINE)
 
-# The e2e tests drive the real runtimes: `make test` installs them first.
-test: runtime
+# The e2e tests drive the real runtimes, the rule tests the real promtool: `make test` installs them first.
+test: runtime runtime-prometheus
 
 # --- gateway benchmarks (issue 4): real engines on loopback, results in docs/benchmarks.md ------------
 BENCH_TIMEOUT ?= 600

@@ -23,7 +23,6 @@ WINDOW = "5m"
 # own mistake (400, 401, 403, 404, 422 are the caller's to fix and would page nobody usefully).
 ERROR_STATUS = "5..|408|429"
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
-MONTHS = range(1, 13)
 
 
 def _relabel(expr: str, task_source: str, task_regex: str = "(.+)") -> str:
@@ -52,17 +51,19 @@ def _fallback_selector(deployments: tuple[Deployment, ...]) -> str:
     return f'model_id=~"{"|".join(ids)}"' if ids else 'model_id="none"'
 
 
-def month_to_date(increase_1h: str, rate_now: str) -> str:
+def month_to_date(increase_1h: str, rate_now: str, month_clock: str) -> str:
     """Spend since the first of this month (UTC), per task.
 
     PromQL has no range that starts at a calendar date, so the completed hours are summed from the
-    hourly increases (a subquery over 31 days, keeping the hours whose end lies in this month:
-    `month(time() - 1)`), and the current, unfinished hour is estimated from the recent rate.
+    hourly increases (a subquery over the last 31 days) keeping the hours that ended in the month
+    of the evaluation (`month(time() - 1)` inside the subquery, against the month of `month_clock`,
+    a series recorded at the same evaluation, read `@ end()`); the current, unfinished hour is
+    estimated from the recent rate.
     """
-    completed = " or ".join(
-        f"(sum by (task) (sum_over_time(({increase_1h} and on () month(vector(time() - 1)) == {month})[31d:1h]))"
-        f" and on () month() == {month})"
-        for month in MONTHS
+    this_month = f"month(timestamp({month_clock} @ end()))"
+    completed = (
+        f"sum by (task) (sum_over_time(({increase_1h} and on () (month(vector(time() - 1)) == on () {this_month}))"
+        "[31d:1h]))"
     )
     partial = f"sum by (task) ({rate_now}) * on () group_left () (vector(time()) % 3600)"
     return f"(({completed}) + on (task) ({partial})) or ({completed}) or ({partial})"
@@ -154,7 +155,9 @@ def recording_rules(environment: ResolvedEnvironment, deployments: tuple[Deploym
         ),
         _record(
             "llm_gateway:spend_usd:month_to_date",
-            month_to_date("llm_gateway:spend_usd:increase1h", "llm_gateway:spend_usd:rate5m"),
+            month_to_date(
+                "llm_gateway:spend_usd:increase1h", "llm_gateway:spend_usd:rate5m", "llm_gateway:month_seconds"
+            ),
         ),
         _record(
             "llm_gateway:spend_usd:month_projection",
