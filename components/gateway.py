@@ -208,6 +208,8 @@ class Gateway(pulumi.ComponentResource):
         """What the engine reads besides secrets: closed-by-default switches, CORS, trusted hosts, proxy."""
         args, engine = self._args, self._engine
         env = dict(engine.plain_env)
+        if engine.hooks_import_dir is not None:
+            env["PYTHONPATH"] = f"{CONFIG_MOUNT}/{engine.hooks_import_dir}"
         if engine.cors_origins_env is not None:
             env[engine.cors_origins_env] = ",".join(args.cors_origins) or NO_BROWSER_ORIGIN
         if engine.trusted_hosts_env is not None:

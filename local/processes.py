@@ -420,6 +420,9 @@ def start_litellm(
     process_env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     # Keep the proxy's own state out of the repo and its telemetry off.
     process_env.setdefault("LITELLM_TELEMETRY", "False")
+    # The pod's PYTHONPATH (runtime/engines.py ``hooks_import_dir``): the hooks beside the config
+    # import their sibling module from there.
+    process_env.setdefault("PYTHONPATH", str(config_path.parent))
     argv: list[str | os.PathLike[str]] = [LITELLM_BIN, "--config", config_path, "--host", LOOPBACK, "--port", str(port)]
     if metrics_port is not None:
         argv += ["--prometheus_metrics_port", str(metrics_port)]

@@ -83,6 +83,10 @@ class Engine:
     # Project code its pods carry next to the generated files: (path in the config tree, path in the
     # repository). LiteLLM loads its hooks from the folder of its config file.
     ships: tuple[tuple[str, str], ...]
+    # Folder of the config tree (relative to its root) whose modules the shipped hooks import, put on
+    # PYTHONPATH: LiteLLM executes a hook file by path, not as part of a package, so a hook's sibling
+    # module is importable only from a folder on the path. None: the engine runs no Python hooks.
+    hooks_import_dir: str | None
     # Whether it checks the caller's key (the OSS Portkey gateway forwards whatever it gets upstream).
     authenticates_clients: bool
     # Whether its containers read the provider keys, the admin key and Redis from the environment.
@@ -161,6 +165,7 @@ LITELLM = Engine(
         (f"litellm/{module}", f"runtime/litellm/hooks/{module}")
         for module in ("gateway_auth.py", "gateway_hooks.py", "gateway_policy.py")
     ),
+    hooks_import_dir="litellm",
     reads_secrets=True,
     authenticates_clients=True,
     # Start-up takes ~5 s; allow up to 2 min on a cold node before liveness takes over.
@@ -204,6 +209,7 @@ PORTKEY = Engine(
     # Configs travel per request (x-portkey-config); the pods carry them for clients and reviewers.
     serves=("routing.json", "portkey/*.json"),
     ships=(),
+    hooks_import_dir=None,
     # The OSS build has no Model Catalog: the caller supplies provider credentials per request.
     reads_secrets=False,
     authenticates_clients=False,

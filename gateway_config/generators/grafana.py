@@ -179,7 +179,8 @@ def provider_comparison(environment: ResolvedEnvironment) -> Any:
             "percentunit",
             [
                 Query(
-                    f"sum by (provider) (llm_gateway:request_errors:rate5m{{{TASK_PROVIDER}}}) / "
+                    f"(sum by (provider) (llm_gateway:request_errors:rate5m{{{TASK_PROVIDER}}}) or "
+                    f"sum by (provider) (llm_gateway:requests:rate5m{{{TASK_PROVIDER}}}) * 0) / "
                     f"sum by (provider) (llm_gateway:requests:rate5m{{{TASK_PROVIDER}}})",
                     "{{provider}}",
                 )

@@ -80,8 +80,11 @@ def recording_rules(environment: ResolvedEnvironment, deployments: tuple[Deploym
     overhead = f"rate(litellm_overhead_latency_metric_bucket[{WINDOW}])"
     cache_hits = f"rate(litellm_cache_hits_metric_total[{WINDOW}])"
     spend = f"rate(litellm_spend_metric_total[{WINDOW}])"
-    attempts = f"rate(litellm_deployment_total_requests_total[{WINDOW}])"
-    failures = f"rate(litellm_deployment_failure_responses_total[{WINDOW}])"
+    # A request LiteLLM rejects before routing (every deployment cooled down) is counted without a
+    # deployment (`model_id` empty or "None", no `api_provider`): no deployment was tried, so it
+    # says nothing about one. Our deployment ids are `<task>/<target>`.
+    attempts = f'rate(litellm_deployment_total_requests_total{{model_id=~".+/.+"}}[{WINDOW}])'
+    failures = f'rate(litellm_deployment_failure_responses_total{{model_id=~".+/.+"}}[{WINDOW}])'
 
     traffic = [
         _record("llm_gateway:requests:rate5m", f"sum by ({BY_TARGET}) ({_relabel(requests, 'requested_model')})"),

@@ -9,7 +9,7 @@ the microsecond.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -75,7 +75,10 @@ def test_dataset_covers_what_the_views_distinguish() -> None:
     retries = [r for r in REQUESTS if len(r.attempts) == 2 and not r.fallback]  # retried on the same model
     assert any(r.first.deployment.id != r.outcome.deployment.id for r in retries)  # ... on another deployment
     assert any(r.client_tags for r in REQUESTS)  # a client that sent the gateway's own tags
-    assert len({r.day for r in REQUESTS}) == 3
+    # The last two days of the previous month, and this month up to now (however many days that is).
+    month_start = NOW.date().replace(day=1)
+    assert {r.day for r in REQUESTS if r.day < month_start} == {month_start - timedelta(days=n) for n in (1, 2)}
+    assert any(r.day >= month_start for r in REQUESTS)
 
 
 def test_requests_fold_attempts_into_one_row_per_client_request(cursor: Any) -> None:

@@ -19,6 +19,7 @@ from promtool_cases import (
     alert_cases,
     attempts,
     cache_hits,
+    counter,
     latency,
     overhead,
     promtool_file,
@@ -118,7 +119,8 @@ def test_recording_rules_compute_the_hand_computed_values(
     chat: 48 requests a minute answered by its first choice, 6 by its fallback, 6 failed (503): 1/s,
     10 % errors, 10 % fallbacks. Latency: half the requests within 0.5-1 s, half within 1-2 s.
     Overhead: all within 10-20 ms. 15 cache hits a minute. Spend $0.06 a minute ($0.001/s).
-    Attempts: the first choice 60 a minute with 6 failures; the fallback 6 a minute, none failed.
+    Attempts: the first choice 60 a minute with 6 failures; the fallback 6 a minute, none failed;
+    3 a minute rejected before routing (no deployment).
     """
     environment = resolve_environment(spec, "staging")
     by_id = targets(environment)
@@ -134,6 +136,11 @@ def test_recording_rules_compute_the_hand_computed_values(
         spend(primary, 0.06),
         *attempts(primary, 60, 6),
         *attempts(fallback, 6, 0),
+        # Rejected before routing (every deployment cooled down): no deployment, no provider.
+        *(
+            counter("litellm_deployment_failure_responses_total", {"model_group": "chat", "model_id": model_id}, 3)
+            for model_id in ("", "None")
+        ),
     ]
     at = "150m"
     primary_labels = {"task": "chat", "provider": "openai", "model": "gpt-4o-mini", "deployment": "chat/gpt-4o-mini"}
@@ -195,7 +202,14 @@ def test_recording_rules_compute_the_hand_computed_values(
     test = {
         "interval": "1m",
         "input_series": series,
-        "promql_expr_test": [sample.promql_test(at) for samples in expected.values() for sample in samples],
+        "promql_expr_test": [
+            *(sample.promql_test(at) for samples in expected.values() for sample in samples),
+            # ... and nothing else: the rejects before routing are nobody's deployment or provider.
+            *(
+                {"expr": f"count({name})", "eval_time": at, "exp_samples": [{"labels": "{}", "value": 2}]}
+                for name in ("llm_gateway:deployment_failure_ratio:rate5m", "llm_gateway:provider_failure_ratio:rate5m")
+            ),
+        ],
     }
     _test_rules(promtool, tmp_path, "recording-values", promtool_file(_rule_paths(rules_dir, "staging"), [test]))
 

@@ -6,25 +6,23 @@ db.``. The decisions are :mod:`gateway_policy`'s; this module turns them into Li
 :class:`ProxyException` keeps its status and becomes an OpenAI-shaped error body (Anthropic-shaped on
 ``/v1/messages``).
 
-LiteLLM executes this file by path, not as part of a package (``get_instance_fn``), so its folder is
-put on the import path for the sibling module.
+LiteLLM executes this file by path, not as part of a package (``get_instance_fn``): the folder is on
+PYTHONPATH for the sibling module (runtime/engines.py ``hooks_import_dir``).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
+# LiteLLM executes this file by path, not as part of a package: the deployment puts this folder on
+# PYTHONPATH (runtime/engines.py ``hooks_import_dir``), which makes the sibling module importable.
+import gateway_policy
 from fastapi import Request
 from litellm.proxy._types import LitellmUserRoles, ProxyException, UserAPIKeyAuth
 from litellm.proxy.common_utils.http_parsing_utils import _read_request_body
 
 HOOKS_DIR = Path(__file__).resolve().parent
-if str(HOOKS_DIR) not in sys.path:
-    sys.path.insert(0, str(HOOKS_DIR))
-
-import gateway_policy  # noqa: E402 (needs the folder on the path, above)
 
 # routing.json sits one folder above litellm/config.yaml in the generated tree and the ConfigMap.
 CONTRACT = gateway_policy.ClientContract.load(HOOKS_DIR.parent / "routing.json", os.environ)

@@ -16,21 +16,16 @@ LiteLLM dispatches a hook only if it is defined on the registered object's own c
 from __future__ import annotations
 
 import math
-import sys
-from pathlib import Path
 from typing import Any
 
+# LiteLLM executes this file by path, not as part of a package: the deployment puts this folder on
+# PYTHONPATH (runtime/engines.py ``hooks_import_dir``), which makes the sibling module importable.
+import gateway_policy
 import litellm
 from fastapi import HTTPException
 from litellm.integrations.custom_logger import CustomLogger
 from litellm.proxy._types import ProxyException, UserAPIKeyAuth
 from litellm.types.router import RouterRateLimitError
-
-HOOKS_DIR = Path(__file__).resolve().parent
-if str(HOOKS_DIR) not in sys.path:
-    sys.path.insert(0, str(HOOKS_DIR))
-
-import gateway_policy  # noqa: E402 (needs the folder on the path, above)
 
 
 class GatewayError(HTTPException):
