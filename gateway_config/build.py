@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from gateway_config.generators.deployments import deployments_of
 from gateway_config.generators.grafana import dashboards
 from gateway_config.generators.litellm import litellm_config, litellm_environment
 from gateway_config.generators.manifest import routing_manifest
@@ -43,16 +44,19 @@ def dump_yaml(data: Any, dumper: type = _YAML_DUMPER) -> str:
 def render_environment(spec: RoutingSpec, environment: str) -> dict[str, str]:
     """Relative path (inside `<out>/<environment>/`) -> file text, for one environment."""
     resolved = resolve_environment(spec, environment)
+    litellm = litellm_config(resolved)
     files = {
-        "litellm/config.yaml": dump_yaml(litellm_config(resolved)),
+        "litellm/config.yaml": dump_yaml(litellm),
         "litellm/env.json": dump_json(litellm_environment(resolved)),
         "routing.json": dump_json(routing_manifest(resolved)),
     }
     for task, config in portkey_configs(resolved).items():
         files[f"portkey/{task}.json"] = dump_json(config)
-    for name, rules in rule_files(resolved).items():
+    # The monitoring reads the deployment ids LiteLLM labels its series with from the LiteLLM config.
+    deployments = deployments_of(litellm)
+    for name, rules in rule_files(resolved, deployments).items():
         files[f"prometheus/{name}"] = dump_yaml(rules)
-    for name, dashboard in dashboards(resolved).items():
+    for name, dashboard in dashboards(resolved, deployments).items():
         files[f"grafana/{name}"] = dashboard
     return files
 

@@ -38,8 +38,13 @@ def _tags(entry: dict[str, Any]) -> dict[str, str]:
 
 def gateway_deployments(environment: ResolvedEnvironment) -> tuple[Deployment, ...]:
     """Every deployment of the environment's LiteLLM config, sorted by id."""
+    return deployments_of(litellm_config(environment))
+
+
+def deployments_of(config: dict[str, Any]) -> tuple[Deployment, ...]:
+    """Every deployment of a generated LiteLLM config, sorted by id."""
     deployments = []
-    for entry in litellm_config(environment)["model_list"]:
+    for entry in config["model_list"]:
         info = entry.get("model_info", {})
         if "task" not in info:
             continue  # the semantic cache's embedding model serves no task

@@ -18,7 +18,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models.dashboard import DataSourceRef, GridPos, VariableRefresh, VariableSort
 from grafana_foundation_sdk.models.text import TextMode
 
-from gateway_config.generators.deployments import Deployment, experiment_arms, gateway_deployments
+from gateway_config.generators.deployments import Deployment, experiment_arms
 from gateway_config.resolve import ResolvedEnvironment
 
 DATASOURCE = DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -408,21 +408,17 @@ def cache_effectiveness(environment: ResolvedEnvironment) -> Any:
         ),
         _timeseries(
             layout,
-            "Cache hits and misses per second (LiteLLM)",
+            "Requests answered by the cache and by providers",
             "reqps",
             [
+                Query(f"sum(llm_gateway:cache_hits:rate5m{{{TASK_PROVIDER}}})", "cache"),
                 Query(
-                    'sum(rate(litellm_cache_hits_metric_total{model_id=~"($task)/.*", api_provider=~"$provider"}'
-                    "[$__rate_interval]))",
-                    "hits",
-                ),
-                Query(
-                    'sum(rate(litellm_cache_misses_metric_total{model_id=~"($task)/.*", api_provider=~"$provider"}'
-                    "[$__rate_interval]))",
-                    "misses",
+                    f"sum(llm_gateway:requests:rate5m{{{TASK_PROVIDER}}}) - "
+                    f"(sum(llm_gateway:cache_hits:rate5m{{{TASK_PROVIDER}}}) or vector(0))",
+                    "providers",
                 ),
             ],
-            "LiteLLM's own cache counters, for the requests that reached its cache.",
+            "What the cache takes off the providers.",
         ),
     ]
     for panel in panels:
@@ -494,13 +490,12 @@ def experiments(environment: ResolvedEnvironment, deployments: tuple[Deployment,
     return board
 
 
-def dashboards(environment: ResolvedEnvironment) -> dict[str, str]:
+def dashboards(environment: ResolvedEnvironment, deployments: tuple[Deployment, ...]) -> dict[str, str]:
     """`<dashboard>.json` -> dashboard JSON text, for one environment.
 
     The file names are the same in every environment (so `make diff` folds environments whose
     change is the same); the dashboards' uids (`llm-gateway-<env>-<dashboard>`) are not, so one
     Grafana can hold every environment's."""
-    deployments = gateway_deployments(environment)
     built = {
         "provider-comparison": provider_comparison(environment),
         "cost-optimization": cost_optimization(environment),

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gateway_config.generators.deployments import Deployment, fallback_deployment_ids, gateway_deployments
+from gateway_config.generators.deployments import Deployment, fallback_deployment_ids
 from gateway_config.resolve import ResolvedEnvironment
 
 WINDOW = "5m"
@@ -382,9 +382,8 @@ def _budget_alerts(environment: ResolvedEnvironment) -> list[dict[str, Any]]:
     return alerts
 
 
-def rule_files(environment: ResolvedEnvironment) -> dict[str, dict[str, Any]]:
-    """`prometheus/<file>` -> rule file data (`groups:`), for one environment."""
-    deployments = gateway_deployments(environment)
+def rule_files(environment: ResolvedEnvironment, deployments: tuple[Deployment, ...]) -> dict[str, dict[str, Any]]:
+    """`<file>` -> rule file data (`groups:`), for one environment and its LiteLLM deployments."""
     return {
         "recording.rules.yml": {"groups": recording_rules(environment, deployments)},
         "alerts.rules.yml": {"groups": alert_rules(environment)},
