@@ -8,8 +8,10 @@ routing change or a rotated key creates a new object, rolls the pods onto it thr
 Deployment, and deletes the old object last, so no pod ever starts without its config or keys.
 Pods are hardened to the ``restricted`` Pod Security Standard, run as a ServiceAccount of their own
 (no token mounted), spread across zones, autoscaled, and protected by a PDB that bounds how many
-leave at once. A NetworkPolicy admits only the listed namespaces and lets the pods reach only their
-Redis, the cluster DNS, and HTTPS on public addresses (or only the stack's egress proxy).
+leave at once. A NetworkPolicy admits only the listed namespaces to the API port and only the
+monitoring namespace to the metrics port (an engine's registry on a port of its own, which needs no
+key: the ServiceMonitor scrapes it), and lets the pods reach only their Redis, the cluster DNS, and
+HTTPS on public addresses (or only the stack's egress proxy).
 
 On rollout or drain a pod first pauses (preStop) so the endpoints stop sending it new requests,
 then finishes what is in flight: its grace period is computed from the generated routes (the

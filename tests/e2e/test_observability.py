@@ -301,6 +301,15 @@ def test_the_metrics_port_answers_the_scrape_without_a_key(observed: Observed) -
     assert [target["health"] for target in targets] == ["up"], targets
 
 
+def test_requests_refused_while_every_target_cools_down_are_counted_without_a_status(observed: Observed) -> None:
+    # docs/runtime-facts.md: the router's refusal (the client gets a 503) is counted with status_code "None",
+    # so an error ratio that matches only 5xx statuses sees upstream failures, not these refusals.
+    failing = observed.tripped_by["LLMGatewayErrorRateHigh"]
+    answer = observed.query(f'litellm_proxy_total_requests_metric_total{{requested_model="{failing}"}}')
+    statuses = {series["metric"].get("status_code") for series in answer["data"]["result"]}
+    assert {"200", "None"} <= statuses and any(status.startswith("5") for status in statuses if status), statuses
+
+
 def test_every_recording_rule_returns_series(observed: Observed) -> None:
     empty, failed = [], []
     for series in observed.files.recorded_series:

@@ -80,11 +80,11 @@ def test_drift_is_named_by_key_without_values(deployed: FakeEsc, capsys: pytest.
     assert out.out.splitlines() == [
         "llm-gateway/common: drift (2 keys compared)",
         "  ~ values.gateway.monitoringNamespace",
-        "llm-gateway/prod: drift (23 keys compared)",
+        "llm-gateway/prod: drift (29 keys compared)",
         "  + values.providerKeys.mistral",
         "  ~ values.providerKeys.openai (secret on one side only)",
         '  - values.pulumiConfig["llm-gateway:portkeyAdminKey"]',
-        "llm-gateway/staging: in sync (21 keys compared)",
+        "llm-gateway/staging: in sync (27 keys compared)",
     ]
     _never_a_value(out.out + out.err, deployed)
     assert "observability-by-hand" not in out.out and "sk-mistral" not in out.out

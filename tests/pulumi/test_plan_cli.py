@@ -149,3 +149,10 @@ def test_two_identical_plans_write_identical_files(tmp_path: Path) -> None:
     for name in first:
         assert (tmp_path / "out-0" / name).read_bytes() == (tmp_path / "out-1" / name).read_bytes(), name
     assert outputs[0][0].replace("out-0", "out-N") == outputs[1][0].replace("out-1", "out-N")
+    # `make plan STACK=prod` shows what on-call gets: the dashboards, the rules and the alert routes.
+    tree = outputs[0][0]
+    assert tree.count("Grafana sidecar dashboard, folder 'LLM gateway (prod)'") == 5
+    assert "kubernetes:monitoring.coreos.com/v1:PrometheusRule" in tree and "recording rules" in tree
+    assert "route severity=page -> llm-gateway-page (pagerduty" in tree
+    assert "route severity=ticket -> llm-gateway-ticket (slack" in tree
+    assert "endpoints metrics:/metrics/" in tree and "ingress from monitoring on metrics/TCP" in tree
