@@ -33,7 +33,7 @@ METRICS_DOC = ROOT / "docs" / "metrics.md"
 README = ROOT / "README.md"
 # What each alert measures, for the tables (its expression is in the generated rule file).
 ALERT_MEANINGS = {
-    "LLMGatewayErrorRateHigh": "share of a task's requests answered 5xx, 408 or 429 (5 min)",
+    "LLMGatewayErrorRateHigh": "share of a task's requests answered 5xx, 408 or 429 or refused while every target cools down (5 min)",
     "LLMGatewayLatencyP95High": "p95 end-to-end latency of a task, seconds (5 min)",
     "LLMGatewayFallbackSpike": "share of a task's requests served by a fallback target (5 min)",
     "LLMGatewayProviderDown": "share of failed attempts across a provider (5 min)",

@@ -185,7 +185,7 @@ def provider_comparison(environment: ResolvedEnvironment) -> Any:
                     "{{provider}}",
                 )
             ],
-            "Requests answered 5xx, 408 or 429, by the provider of the last deployment tried.",
+            "Requests answered 5xx, 408 or 429 or refused while every target cools down, by the provider of the last deployment tried.",
         ),
         _timeseries(
             layout,
@@ -331,7 +331,7 @@ def performance_trending(environment: ResolvedEnvironment) -> Any:
             f"Error ratio by task (SLO {slos.error_rate_percent:g}%)",
             "percentunit",
             [Query(f"llm_gateway:request_error_ratio:rate5m{{{TASK}}}", "{{task}}")],
-            "Requests answered 5xx, 408 or 429.",
+            "Requests answered 5xx, 408 or 429 or refused while every target cools down.",
         ),
         _timeseries(
             layout,

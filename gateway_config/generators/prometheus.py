@@ -21,7 +21,10 @@ from gateway_config.resolve import ResolvedEnvironment
 WINDOW = "5m"
 # Status codes the error-rate SLO counts: the gateway's or a provider's failure, not the client's
 # own mistake (400, 401, 403, 404, 422 are the caller's to fix and would page nobody usefully).
-ERROR_STATUS = "5..|408|429"
+# "None": LiteLLM counts a request it refuses because every target is cooling down (the client gets
+# 503) with no status at all (docs/runtime-facts.md); without it an outage would show one failure
+# per target per cooldown, not the failure rate clients see.
+ERROR_STATUS = "5..|408|429|None"
 QUANTILES = {"p50": 0.5, "p95": 0.95, "p99": 0.99}
 
 
@@ -265,7 +268,7 @@ def alert_rules(environment: ResolvedEnvironment) -> list[dict[str, Any]]:
             f"llm_gateway:request_error_ratio:rate5m > {_number(error_ratio)}",
             "5m",
             "{{ $labels.task }}: " + f"{{{{ $value | humanizePercentage }}}} of requests fail in {env}",
-            "{{ $value | humanizePercentage }} of the requests of task {{ $labels.task }} answered 5xx, 408 or 429 "
+            "{{ $value | humanizePercentage }} of the requests of task {{ $labels.task }} answered 5xx, 408 or 429 or refused while every target cools down "
             "over the last 5 minutes (value {{ $value | humanize }}); "
             f"the SLO is {_number(slos.error_rate_percent)}%.",
         ),
