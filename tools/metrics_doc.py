@@ -28,12 +28,15 @@ from gateway_config.generators.prometheus import ALERTS
 from gateway_config.loader import load_spec
 from gateway_config.spec import ENVIRONMENT_NAMES
 from tools.offline import ROOT
+from tools.promql import grafana_query, metric_names
 
 METRICS_DOC = ROOT / "docs" / "metrics.md"
 README = ROOT / "README.md"
 # What each alert measures, for the tables (its expression is in the generated rule file).
 ALERT_MEANINGS = {
-    "LLMGatewayErrorRateHigh": "share of a task's requests answered 5xx, 408 or 429 or refused while every target cools down (5 min)",
+    "LLMGatewayErrorRateHigh": (
+        "share of a task's requests answered 5xx, 408 or 429 or refused while every target cools down (5 min)"
+    ),
     "LLMGatewayLatencyP95High": "p95 end-to-end latency of a task, seconds (5 min)",
     "LLMGatewayFallbackSpike": "share of a task's requests served by a fallback target (5 min)",
     "LLMGatewayProviderDown": "share of failed attempts across a provider (5 min)",
@@ -55,17 +58,6 @@ def _rules(rendered: dict[str, str], environment: str, file: str) -> list[dict[s
     return [rule for group in groups for rule in group["rules"]]
 
 
-def _names(expr: str) -> set[str]:
-    names: set[str] = set()
-
-    def visit(node: object) -> None:
-        if isinstance(node, promql_parser.VectorSelector) and node.name:
-            names.add(node.name)
-
-    promql_parser.walk(promql_parser.parse(expr), pre_visit=visit)
-    return names
-
-
 def _labels(expr: str, known: dict[str, list[str]]) -> list[str]:
     """The labels a recorded series carries: its outermost aggregation's, else its inputs'."""
     tree = promql_parser.parse(expr)
@@ -82,7 +74,7 @@ def _labels(expr: str, known: dict[str, list[str]]) -> list[str]:
         labels = found[0]
     else:
         # No aggregation (a sum or product of recorded series): the labels of its richest input.
-        inputs = [known[name] for name in sorted(_names(expr)) if name in known]
+        inputs = [known[name] for name in sorted(metric_names(expr)) if name in known]
         labels = max(inputs, key=len) if inputs else []
     if expr.startswith("histogram_quantile("):
         labels = [label for label in labels if label != "le"]
@@ -124,10 +116,10 @@ def recorded_series_table(rendered: dict[str, str]) -> str:
             {
                 f"{board}: {title}"
                 for board, title, queries in panels
-                if any(name in _names(_grafana(q)) for q in queries)
+                if any(name in metric_names(grafana_query(q)) for q in queries)
             }
         )
-        alerting = sorted({alert["alert"] for alert in alerts if name in _names(alert["expr"])})
+        alerting = sorted({alert["alert"] for alert in alerts if name in metric_names(alert["expr"])})
         source = _short(rule["expr"]).replace("|", "\\|")
         labels = ", ".join(known[name]) or "—"
         lines.append(f"| `{name}` | {labels} | `{source}` | {_cell(_dedupe_titles(users))} | {_cell(alerting)} |")
@@ -141,12 +133,6 @@ def _generic(title: str) -> str:
 
 def _dedupe_titles(users: list[str]) -> list[str]:
     return list(dict.fromkeys(_generic(user) for user in users))
-
-
-def _grafana(expr: str) -> str:
-    for variable, value in {"$__rate_interval": "5m", "$provider": ".*", "$task": ".*"}.items():
-        expr = expr.replace(variable, value)
-    return expr
 
 
 def _threshold(rule: dict[str, Any]) -> str:

@@ -185,7 +185,8 @@ def provider_comparison(environment: ResolvedEnvironment) -> Any:
                     "{{provider}}",
                 )
             ],
-            "Requests answered 5xx, 408 or 429 or refused while every target cools down, by the provider of the last deployment tried.",
+            "Requests answered 5xx, 408 or 429 or refused while every target cools down, by the provider of "
+            "the last deployment tried.",
         ),
         _timeseries(
             layout,

@@ -268,7 +268,8 @@ def alert_rules(environment: ResolvedEnvironment) -> list[dict[str, Any]]:
             f"llm_gateway:request_error_ratio:rate5m > {_number(error_ratio)}",
             "5m",
             "{{ $labels.task }}: " + f"{{{{ $value | humanizePercentage }}}} of requests fail in {env}",
-            "{{ $value | humanizePercentage }} of the requests of task {{ $labels.task }} answered 5xx, 408 or 429 or refused while every target cools down "
+            "{{ $value | humanizePercentage }} of the requests of task {{ $labels.task }} answered 5xx, 408 or 429 "
+            "or refused while every target cools down "
             "over the last 5 minutes (value {{ $value | humanize }}); "
             f"the SLO is {_number(slos.error_rate_percent)}%.",
         ),

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import promql_parser
 import pytest
 import yaml
 from e2e_engines import LiteLLMEngine, LiteLLMPool, require_tool
@@ -48,6 +47,7 @@ from local.processes import (
 )
 from program.alertmanager import alertmanager_yaml, receiver_name, route_tree, with_shorter_waits
 from program.observability_tree import ObservabilityFiles, load_observability_files
+from tools.promql import grafana_query, metric_names
 
 pytestmark = pytest.mark.e2e
 
@@ -55,8 +55,7 @@ SCRAPE_AND_EVALUATION = "1s"
 # The generated `for` windows are minutes long; the conditions the traffic sets hold for the test's length.
 SHORT_FOR = "3s"
 # What Grafana puts in for its variables: every provider and task ("All"), a rate window of a few scrapes.
-GRAFANA_VARIABLES = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h"}
-ALL_VALUES = ".*"
+GRAFANA_INTERVALS = {"__rate_interval": "1m", "__interval": "15s", "__range": "1h"}
 # The alerts this traffic must trip (docs/metrics.md, docs/runbooks/), and the label naming what tripped them.
 TRIPPED_ALERTS = {
     "LLMGatewayErrorRateHigh": "task",
@@ -245,16 +244,6 @@ def observed(
         mock.reset()
 
 
-def _grafana_expr(expr: str) -> str:
-    """A panel query as Grafana sends it with every variable on "All"."""
-
-    def value(match: re.Match[str]) -> str:
-        name = match["braced"] or match["plain"]
-        return GRAFANA_VARIABLES.get(name, ALL_VALUES)
-
-    return re.sub(r"\$\{(?P<braced>\w+)(?::\w+)?\}|\$(?P<plain>\w+)", value, expr)
-
-
 def _panel_queries(files: ObservabilityFiles) -> list[tuple[str, str, str]]:
     """(dashboard uid, panel title, expression) of every Prometheus query of every panel."""
 
@@ -271,17 +260,6 @@ def _panel_queries(files: ObservabilityFiles) -> list[tuple[str, str, str]]:
                 if target.get("expr"):
                     queries.append((dashboard.uid, str(panel.get("title")), str(target["expr"])))
     return queries
-
-
-def _metric_names(expr: str) -> set[str]:
-    names: set[str] = set()
-
-    def visit(node: Any) -> None:
-        if isinstance(node, promql_parser.VectorSelector) and node.name:
-            names.add(node.name)
-
-    promql_parser.walk(promql_parser.parse(expr), visit)
-    return names
 
 
 def _scraped_names(metrics_url: str) -> set[str]:
@@ -327,7 +305,7 @@ def test_every_dashboard_panel_query_returns_series(observed: Observed) -> None:
     assert {uid for uid, _, _ in queries} == {dashboard.uid for dashboard in observed.files.dashboards}
     empty, failed = [], []
     for uid, title, expr in queries:
-        answer = observed.query(_grafana_expr(expr))
+        answer = observed.query(grafana_query(expr, GRAFANA_INTERVALS))
         if answer["status"] != "success":
             failed.append((uid, title, answer.get("error")))
         elif not answer["data"]["result"]:
@@ -349,8 +327,8 @@ def test_every_alert_expression_evaluates(observed: Observed) -> None:
 
 def test_every_metric_name_is_scraped_or_recorded(observed: Observed) -> None:
     exprs = [str(rule["expr"]) for group in observed.files.rule_groups for rule in group["rules"]]
-    exprs += [_grafana_expr(expr) for _, _, expr in _panel_queries(observed.files)]
-    used = set().union(*(_metric_names(expr) for expr in exprs))
+    exprs += [grafana_query(expr, GRAFANA_INTERVALS) for _, _, expr in _panel_queries(observed.files)]
+    used = set().union(*(metric_names(expr) for expr in exprs))
     known = _scraped_names(observed.metrics_url) | set(observed.files.recorded_series)
     assert used, "no metric names found"
     assert not used - known, f"used but neither scraped nor recorded: {sorted(used - known)}"

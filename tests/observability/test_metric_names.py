@@ -9,43 +9,18 @@ import os
 import re
 from pathlib import Path
 
-import promql_parser
 import pytest
 import yaml
 
 from gateway_config.spec import ENVIRONMENT_NAMES
+from tools.promql import grafana_query, metric_names
 
 REPO = Path(__file__).resolve().parents[2]
 METRICS_DOC = REPO / "docs" / "metrics.md"
 LITELLM_PROMETHEUS = sorted(
     REPO.glob("runtime/litellm/.venv/lib/python3*/site-packages/litellm/integrations/prometheus.py")
 )
-# What Grafana puts in place of its variables before a query reaches Prometheus (the e2e test does the same).
-GRAFANA_SUBSTITUTIONS = {
-    "$__rate_interval": "5m",
-    "$__interval": "1m",
-    "$__range": "1h",
-    "$provider": ".*",
-    "$task": ".*",
-}
 SUFFIXES = ("_total", "_bucket", "_count", "_sum")
-
-
-def metric_names(expr: str) -> set[str]:
-    names: set[str] = set()
-
-    def visit(node: object) -> None:
-        if isinstance(node, promql_parser.VectorSelector) and node.name:
-            names.add(node.name)
-
-    promql_parser.walk(promql_parser.parse(expr), pre_visit=visit)
-    return names
-
-
-def grafana_expr(expr: str) -> str:
-    for variable, value in GRAFANA_SUBSTITUTIONS.items():
-        expr = expr.replace(variable, value)
-    return expr
 
 
 def documented_litellm_series() -> set[str]:
@@ -90,7 +65,7 @@ def test_every_metric_used_is_recorded_or_a_documented_litellm_series(
         used[rule.get("record") or rule["alert"]] = metric_names(rule["expr"])
     for path, exprs in _panel_queries(rendered, environment).items():
         for index, expr in enumerate(exprs):
-            used[f"{path} query {index}"] = metric_names(grafana_expr(expr))
+            used[f"{path} query {index}"] = metric_names(grafana_query(expr))
     unknown = {where: sorted(names - known) for where, names in used.items() if names - known}
     assert not unknown, f"metrics neither recorded nor listed in docs/metrics.md: {unknown}"
     # The check reads something: the rules and panels use LiteLLM series and recorded ones.
@@ -103,7 +78,7 @@ def test_the_check_catches_an_unknown_metric() -> None:
         "llm_requests_total",
         "llm_gateway:x:y",
     }
-    assert metric_names(grafana_expr('rate(a{task=~"$task"}[$__rate_interval])')) == {"a"}
+    assert metric_names(grafana_query('rate(a{task=~"$task"}[$__rate_interval])')) == {"a"}
 
 
 def test_documented_litellm_series_exist_in_the_pinned_litellm() -> None:
