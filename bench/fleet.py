@@ -38,6 +38,7 @@ from __future__ import annotations
 import argparse
 import ast
 import asyncio
+import contextlib
 import statistics
 import sys
 import threading
@@ -151,6 +152,7 @@ class CooldownWatch:
                     self.written.add(float(ast.literal_eval(raw.decode())["timestamp"]))
 
     def __enter__(self) -> CooldownWatch:
+        self._stop.clear()
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._thread.start()
         return self
@@ -263,14 +265,11 @@ async def run_trials(
         await asyncio.sleep(0.5)  # healthy traffic first: the replicas read the (absent) cooldown keys
         for control in controls.values():
             control.fail(primary, 503)
-        if watch is not None:
-            with watch:
-                await asyncio.sleep(outage_s)
-        else:
+        with watch if watch is not None else contextlib.nullcontext():
             await asyncio.sleep(outage_s)
-        for control in controls.values():
-            control.recover(primary)
-        results = await load
+            for control in controls.values():
+                control.recover(primary)
+            results = await load
         failing = bursts(failed_calls(controls, primary), cooldown_s)
         for window in failing:
             window.written = watch.first_write(window) if watch is not None else None
