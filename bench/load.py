@@ -129,7 +129,7 @@ def wait_until_idle(pgids: tuple[int, ...], max_seconds: float = DRAIN_MAX_SECON
 def cell_seconds(level: int, args: argparse.Namespace) -> float:
     """Longer at high concurrency: a request's latency there is seconds, and wrk counts only the answers
     that complete within the run."""
-    return args.seconds + level / 20
+    return args.seconds + level // 20
 
 
 def run_cell(target: Target, stream: bool, level: int, args: argparse.Namespace, work: Path) -> Cell:
