@@ -92,12 +92,24 @@ class Window:
     calls: list[tuple[float, str]]
     written: float | None = None  # when the cooldown reached Redis (CooldownWatch), if seen
 
+    # Per replica, the (sent, answered) wall times of the requests the client sent it in this trial.
+    requests: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+
+    @property
+    def others(self) -> int:
+        return sum(1 for _, replica in self.calls if replica != self.first)
+
+    @property
+    def own(self) -> int:
+        return len(self.calls) - self.others
+
+    @property
+    def span_ms(self) -> float:
+        return (self.calls[-1][0] - self.calls[0][0]) * 1000
+
     @property
     def write_lag_ms(self) -> float | None:
         return None if self.written is None else (self.written - self.calls[0][0]) * 1000
-
-    # Per replica, the (sent, answered) wall times of the requests the client sent it in this trial.
-    requests: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
     @property
     def late(self) -> int:
