@@ -6,7 +6,8 @@ The mock provider waits ``--upstream-ms`` (200) before its first byte on every c
 time to first token. Task ``code_generation``; every request a prompt never sent before (the
 generated config caches). For each mode (non-streamed, streamed) and each concurrency level, every
 destination gets ``level`` closed-loop clients (wrk, keep-alive connections, one second discarded to
-open them) for ``--seconds``:
+open them) for ``--seconds`` plus ``level / 20`` s (latencies reach seconds at high levels), each run
+started once the engine has drained what the previous one left in flight:
 
 - *direct to mock*: the upstream alone (the latency every gateway adds to);
 - *LiteLLM minimal* (one deployment, no cache, callbacks or Redis) and *LiteLLM generated* (the
@@ -72,6 +73,8 @@ SATURATION_P50_FACTOR = 2.0
 WARM_UP = 20
 WARM_SECONDS = 1.0  # per cell, discarded: opens the connections at that level
 IDLE_SECONDS = 1.0  # per cell, before it: the engine's idle CPU, subtracted from the cell's
+IDLE_CORES = 0.1  # below this the engine is taken as drained of earlier requests
+DRAIN_MAX_SECONDS = 30.0
 # From the spec (slos.gateway_overhead_ms): what a gateway may add to the provider's latency.
 OVERHEAD_SLO_MS = 100.0
 POOL_ENV = "AIOHTTP_CONNECTOR_LIMIT"
@@ -112,17 +115,38 @@ class Cell:
         return self.cpu_seconds / self.result.seconds if self.result.seconds else math.nan
 
 
+def wait_until_idle(pgids: tuple[int, ...], max_seconds: float = DRAIN_MAX_SECONDS) -> None:
+    """Until the engine processes are idle (below ``IDLE_CORES``): requests a closed wrk connection left
+    behind keep them busy for a while, and would land on the next measurement."""
+    deadline = time.monotonic() + max_seconds
+    while time.monotonic() < deadline:
+        before = sum(group_cpu_seconds(pgid) for pgid in pgids)
+        time.sleep(0.25)
+        if (sum(group_cpu_seconds(pgid) for pgid in pgids) - before) / 0.25 < IDLE_CORES:
+            return
+
+
+def cell_seconds(level: int, args: argparse.Namespace) -> float:
+    """Longer at high concurrency: a request's latency there is seconds, and wrk counts only the answers
+    that complete within the run."""
+    return args.seconds + level // 20
+
+
 def run_cell(target: Target, stream: bool, level: int, args: argparse.Namespace, work: Path) -> Cell:
     """One level against one destination: a discarded second to open every connection (client to
-    gateway, gateway to mock), then ``--seconds`` measured, with the engine processes' CPU around it."""
+    gateway, gateway to mock), then the measured run, with the engine processes' CPU around it; before
+    each, the processes are let drain to idle."""
     nonce = os.urandom(4).hex()
     urls = tuple(url + CHAT_PATH for url in target.urls)
     script = work / f"wrk-{nonce}.lua"
+    wait_until_idle(target.pgids)
     # What the processes burn with no request at all (timers, health checks, flushes), per second.
     idle_before = sum(group_cpu_seconds(pgid) for pgid in target.pgids)
     time.sleep(IDLE_SECONDS)
     idle_cores = (sum(group_cpu_seconds(pgid) for pgid in target.pgids) - idle_before) / IDLE_SECONDS
-    for phase, seconds in (("warm", WARM_SECONDS), ("measured", args.seconds)):
+    for phase, seconds in (("warm", WARM_SECONDS), ("measured", cell_seconds(level, args))):
+        if phase == "measured":
+            wait_until_idle(target.pgids)
         body = chat_body(BENCH_TASK, "@@PROMPT@@", stream=stream)
         script.write_text(wrk_script(body, f"load {nonce} {phase} {level}", target.headers))
         before = sum(group_cpu_seconds(pgid) for pgid in target.pgids)
@@ -208,8 +232,9 @@ def report(cells: list[Cell], args: argparse.Namespace) -> int:
                 ]
             )
         print_table(
-            f"Load, {mode}, upstream {args.upstream_ms:g} ms to first byte ({args.seconds:g} s per cell; latency "
-            "ms until the last byte; CPU = engine processes' own CPU seconds per 1,000 requests)",
+            f"Load, {mode}, upstream {args.upstream_ms:g} ms to first byte ({args.seconds:g} s + clients / 20 s "
+            "per cell; latency ms until the last byte; CPU = engine processes' own CPU seconds per 1,000 requests, "
+            "idle subtracted)",
             [
                 "clients",
                 "destination",
@@ -452,12 +477,12 @@ def breakdown(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default=",".join(map(str, LEVELS)), help="concurrent clients per level")
-    parser.add_argument("--seconds", type=float, default=6.0, help="per destination and level")
+    parser.add_argument("--seconds", type=float, default=5.0, help="per destination and level (plus clients / 20)")
     parser.add_argument("--upstream-ms", type=float, default=200.0, help="the mock's delay before its first byte")
     parser.add_argument("--modes", default="plain,stream", help="plain, stream or both (comma-separated)")
     parser.add_argument("--no-replicas", action="store_true", help="skip the two-replica destination")
     parser.add_argument("--no-portkey", action="store_true")
-    parser.add_argument("--max-total-seconds", type=float, default=800.0, help="bound on the whole sweep")
+    parser.add_argument("--max-total-seconds", type=float, default=780.0, help="bound on the whole sweep")
     parser.add_argument("--quick", action="store_true", help="smoke: 1 and 8 clients, 2 s, non-streamed, no x2")
     parser.add_argument("--breakdown", action="store_true", help="price each feature of the generated config")
     parser.add_argument("--breakdown-level", type=int, default=32, help="clients for --breakdown")

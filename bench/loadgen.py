@@ -226,7 +226,7 @@ def run_wrk(urls: Sequence[str], script: Path, connections: int, seconds: float,
                 "-c",
                 str(per_url),
                 "-d",
-                f"{seconds:g}s",
+                f"{math.ceil(seconds)}s",  # wrk takes whole seconds
                 "--timeout",
                 f"{timeout_s:g}s",
                 "-s",
