@@ -247,7 +247,7 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str], p
         organization=OFFLINE_ORGANIZATION,
     )
     entry = program or ROOT / "__main__.py"
-    pulumi.runtime.test(lambda: runpy.run_path(str(entry), run_name="__main__"))()
+    pulumi.runtime.test(lambda: runpy.run_path(str(entry), run_name="__main__"))()  # type: ignore[no-untyped-call]
 
     outputs: dict[str, Any] = {}
 
@@ -257,7 +257,7 @@ def run_program(stack: str, config: Mapping[str, str], secret_keys: list[str], p
 
         return asyncio.ensure_future(gather())
 
-    pulumi.runtime.test(collect)()
+    pulumi.runtime.test(collect)()  # type: ignore[no-untyped-call]
     return {"stack": stack, "resources": [vars(resource) for resource in mocks.recorded], "outputs": outputs}
 
 

@@ -144,7 +144,7 @@ class ParentRecordingMonitor(MockMonitor):
 
     def RegisterResource(self, request: Any) -> Any:  # the gRPC method overridden: keep its name
         with self._lock:
-            response = super().RegisterResource(request)
+            response = super().RegisterResource(request)  # type: ignore[no-untyped-call]  # pulumi SDK is untyped here
             if request.type != "pulumi:pulumi:Stack":
                 # new_resource (inside super()) has just recorded this very registration.
                 recorded = self.recording_mocks.recorded[-1]
