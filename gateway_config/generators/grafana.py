@@ -144,8 +144,16 @@ def _variable(name: str, label: str) -> Any:
     )
 
 
-def _dashboard(environment: ResolvedEnvironment, name: str, title: str, description: str) -> Any:
-    return (
+def _dashboard(
+    environment: ResolvedEnvironment,
+    layout: _Layout,
+    name: str,
+    title: str,
+    description: str,
+    first_row: str | None = None,
+) -> Any:
+    """A dashboard with the shared variables, opening with the routing panel (then ``first_row``)."""
+    board = (
         dashboard.Dashboard(f"LLM gateway / {title} ({environment.name})")
         .uid(f"llm-gateway-{environment.name}-{name}")
         .description(description)
@@ -156,15 +164,27 @@ def _dashboard(environment: ResolvedEnvironment, name: str, title: str, descript
         .with_variable(dashboard.DatasourceVariable("datasource").label("Data source").type("prometheus"))
         .with_variable(_variable("provider", "Provider"))
         .with_variable(_variable("task", "Task"))
+        .with_panel(_routing_panel(layout, environment))
     )
+    return board if first_row is None else board.with_row(_row(layout, first_row))
+
+
+def _with_panels(board: Any, panels: Sequence[Any]) -> Any:
+    for panel in panels:
+        board = board.with_panel(panel)
+    return board
 
 
 def provider_comparison(environment: ResolvedEnvironment) -> Any:
     layout = _Layout()
     board = _dashboard(
-        environment, "provider-comparison", "Provider comparison", "Traffic, errors, latency and cost per provider"
+        environment,
+        layout,
+        "provider-comparison",
+        "Provider comparison",
+        "Traffic, errors, latency and cost per provider",
+        first_row="Providers",
     )
-    board = board.with_panel(_routing_panel(layout, environment)).with_row(_row(layout, "Providers"))
     panels = [
         _timeseries(
             layout,
@@ -235,15 +255,19 @@ def provider_comparison(environment: ResolvedEnvironment) -> Any:
             "LiteLLM's own view of each deployment.",
         ),
     ]
-    for panel in panels:
-        board = board.with_panel(panel)
-    return board
+    return _with_panels(board, panels)
 
 
 def cost_optimization(environment: ResolvedEnvironment) -> Any:
     layout = _Layout()
-    board = _dashboard(environment, "cost-optimization", "Cost optimization", "Spend, budgets and cost per request")
-    board = board.with_panel(_routing_panel(layout, environment)).with_row(_row(layout, "Spend"))
+    board = _dashboard(
+        environment,
+        layout,
+        "cost-optimization",
+        "Cost optimization",
+        "Spend, budgets and cost per request",
+        first_row="Spend",
+    )
     budget = environment.budget_usd_monthly
     panels = [
         _stat(
@@ -304,18 +328,20 @@ def cost_optimization(environment: ResolvedEnvironment) -> Any:
             "Input plus output tokens, from LiteLLM's counter.",
         ),
     ]
-    for panel in panels:
-        board = board.with_panel(panel)
-    return board
+    return _with_panels(board, panels)
 
 
 def performance_trending(environment: ResolvedEnvironment) -> Any:
     layout = _Layout()
     slos = environment.slos
     board = _dashboard(
-        environment, "performance-trending", "Performance trending", "Latency, errors, fallbacks and overhead"
+        environment,
+        layout,
+        "performance-trending",
+        "Performance trending",
+        "Latency, errors, fallbacks and overhead",
+        first_row="Latency and errors",
     )
-    board = board.with_panel(_routing_panel(layout, environment)).with_row(_row(layout, "Latency and errors"))
     panels = [
         _timeseries(
             layout,
@@ -368,16 +394,20 @@ def performance_trending(environment: ResolvedEnvironment) -> Any:
             "Client requests, by the model that answered.",
         ),
     ]
-    for panel in panels:
-        board = board.with_panel(panel)
-    return board
+    return _with_panels(board, panels)
 
 
 def cache_effectiveness(environment: ResolvedEnvironment) -> Any:
     layout = _Layout()
     target = environment.slos.cache_hit_rate_percent
-    board = _dashboard(environment, "cache-effectiveness", "Cache effectiveness", "Cache hits and what they save")
-    board = board.with_panel(_routing_panel(layout, environment)).with_row(_row(layout, "Cache"))
+    board = _dashboard(
+        environment,
+        layout,
+        "cache-effectiveness",
+        "Cache effectiveness",
+        "Cache hits and what they save",
+        first_row="Cache",
+    )
     modes = ", ".join(f"{task.name}: {task.cache.mode}" for task in environment.gateway_tasks)
     panels = [
         _timeseries(
@@ -422,9 +452,7 @@ def cache_effectiveness(environment: ResolvedEnvironment) -> Any:
             "What the cache takes off the providers.",
         ),
     ]
-    for panel in panels:
-        board = board.with_panel(panel)
-    return board
+    return _with_panels(board, panels)
 
 
 def _arm_queries(task: str, ids: list[str], label: str) -> dict[str, Query]:
@@ -453,8 +481,9 @@ def _arm_queries(task: str, ids: list[str], label: str) -> dict[str, Query]:
 
 def experiments(environment: ResolvedEnvironment, deployments: tuple[Deployment, ...]) -> Any:
     layout = _Layout()
-    board = _dashboard(environment, "experiments", "Experiments", "Each experiment's variant against its control")
-    board = board.with_panel(_routing_panel(layout, environment))
+    board = _dashboard(
+        environment, layout, "experiments", "Experiments", "Each experiment's variant against its control"
+    )
     running = [(task, experiment) for task in environment.gateway_tasks for experiment in task.experiments]
     if not running:
         panel_id, position = layout.place(FULL_WIDTH, 4)
