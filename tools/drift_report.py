@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway_config.errors import InputError, KeyPath, Problem
-from tools.markdown import read_json, render, shorten, write_atomically
+from tools.markdown import emit, read_json, render, shorten
 
 EXIT_NO_DRIFT, EXIT_DRIFT, EXIT_INVALID = 0, 1, 2
 MARKER_PREFIX = "<!-- llm-gateway:drift:"
@@ -379,14 +379,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return EXIT_INVALID
     markdown = render_report(report)
-    if args.out:
-        try:
-            write_atomically(args.out, markdown)
-        except OSError as error:
-            print(f"{args.out}: cannot be written ({error.strerror})", file=sys.stderr)
-            return EXIT_INVALID
-    else:
-        print(markdown, end="")
+    if not emit(markdown, args.out):
+        return EXIT_INVALID
     return EXIT_DRIFT if report.drifted else EXIT_NO_DRIFT
 
 

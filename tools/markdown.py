@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -125,3 +126,17 @@ def write_atomically(path: Path, text: str) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def emit(text: str, out: Path | None) -> bool:
+    """``text`` to ``out`` (whole or not at all) or, without one, to stdout; False, with one line on
+    stderr, when ``out`` cannot be written."""
+    if out is None:
+        print(text, end="")
+        return True
+    try:
+        write_atomically(out, text)
+    except OSError as error:
+        print(f"{out}: cannot be written ({error.strerror})", file=sys.stderr)
+        return False
+    return True

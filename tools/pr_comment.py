@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway_config.errors import InputError, KeyPath, Problem
-from tools.markdown import demote_headings, read_json, read_text, render, write_atomically
+from tools.markdown import demote_headings, emit, read_json, read_text, render
 
 EXIT_OK, EXIT_INVALID = 0, 2
 MARKER = "<!-- llm-gateway:pr-checks -->"
@@ -176,14 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(line, file=sys.stderr)
         return EXIT_INVALID
     comment = render_comment(routing_diff, cost, policies, args.commit, args.base)
-    if args.out:
-        try:
-            write_atomically(args.out, comment)
-        except OSError as error:
-            print(f"{args.out}: cannot be written ({error.strerror})", file=sys.stderr)
-            return EXIT_INVALID
-    else:
-        print(comment, end="")
+    if not emit(comment, args.out):
+        return EXIT_INVALID
     return EXIT_OK
 
 
