@@ -65,16 +65,16 @@ lint: $(STAMP) ## ruff
 lint-workflows: $(STAMP) ## actionlint, with shellcheck on every run: script, on .github/workflows/
 	$(VENV)/bin/actionlint -shellcheck $(CURDIR)/$(VENV)/bin/shellcheck
 
-typecheck: $(STAMP) ## mypy, strict on gateway_config/, components/, program/ and the engine registry
+typecheck: $(STAMP) ## mypy, strict on gateway_config/, components/, program/, policies/, the engine registry, the hooks and the report tools
 	$(VENV)/bin/mypy
 
-test-unit: $(STAMP) ## generator, spec and Pulumi tests (no gateway runtimes)
+test-unit: $(STAMP) runtime-prometheus ## every test but the end-to-end ones: no gateway runtimes (promtool for the rule tests)
 	$(VENV)/bin/pytest -q tests --ignore=tests/e2e
 
 test: lint typecheck check lint-workflows ## everything CI runs: lint, types, stale-check, workflow lint, unit and end-to-end tests
 	$(VENV)/bin/pytest -q tests
 
-bench-build: $(STAMP) ## time the generator on the real spec and a synthetic 1,000-task spec
+bench-build: $(STAMP) ## time the generator (real spec, synthetic 1,000-task spec) and make plan per stack
 	$(PY) -m bench.bench_build
 
 .PHONY: cost
