@@ -1,7 +1,7 @@
 """Reads the generated observability files of one environment: Prometheus rules and Grafana dashboards.
 
 The generator writes ``gateway_config/generated/<env>/prometheus/*.rules.yml`` (plain Prometheus rule
-files: recording rules, alerts) and ``gateway_config/generated/<env>/grafana/<uid>.json`` (dashboard
+files: recording rules, alerts) and ``gateway_config/generated/<env>/grafana/<dashboard>.json`` (dashboard
 models). This module only reads them, checks each parses into what its consumer needs, and makes
 the one change the cluster's routing needs (:func:`alerts_in_namespace`). Pure apart from reading files.
 """
