@@ -6,7 +6,9 @@ at the key path a reviewer has to edit. It never stops at the first problem.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterable, Iterator
+from urllib.parse import urlsplit
 
 from gateway_config.errors import KeyPath, Problem
 from gateway_config.prices import PriceError, model_price
@@ -33,15 +35,26 @@ def _ends_in_v1(url: str) -> bool:
     return url.rstrip("/").endswith("/v1")
 
 
-LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 PLAIN_HTTP_MESSAGE = "plain http would send provider keys unencrypted: use https (http only to loopback)"
 
 
-def _plain_http_off_loopback(url: str) -> bool:
-    if not url.startswith("http://"):
+def is_loopback_host(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1): traffic that never leaves the machine."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
         return False
-    host = url.removeprefix("http://").split("/", 1)[0]
-    return host.rsplit(":", 1)[0] not in LOOPBACK_HOSTS if not host.startswith("[") else not host.startswith("[::1]")
+
+
+def _plain_http_off_loopback(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+    except ValueError:  # a malformed address is not loopback
+        return url.startswith("http://")
+    return parts.scheme == "http" and not is_loopback_host(host)
 
 
 def _check_url(url: str, path: KeyPath, gateway_provider: bool) -> Iterator[Problem]:

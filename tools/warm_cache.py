@@ -26,7 +26,6 @@ Exit codes: 0 done (and every warmed request a hit on replay), 1 failed requests
 from __future__ import annotations
 
 import argparse
-import ipaddress
 import json
 import os
 import sys
@@ -41,6 +40,7 @@ import httpx
 
 from gateway_config.cost import MAX_PROBLEMS, request_records
 from gateway_config.errors import InputError, Problem
+from gateway_config.rules import is_loopback_host
 
 URL_ENV = "LLM_GATEWAY_URL"
 KEY_ENV = "LLM_GATEWAY_KEY"
@@ -49,7 +49,6 @@ CACHE_KEY_HEADER = "x-litellm-cache-key"
 CHAT_PATH = "/v1/chat/completions"
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 MAX_RATE = 50.0  # requests per second: warming is a background job, not a load test
-LOOPBACK_NAMES = frozenset({"localhost"})
 OPTIONAL_NUMBERS = {"max_tokens": int, "temperature": float}
 
 
@@ -170,21 +169,12 @@ def read_requests(path: Path) -> tuple[list[WarmRequest], int]:
 # --- the gateway ----------------------------------------------------------------------------------------
 
 
-def is_loopback(host: str) -> bool:
-    if host.lower() in LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def check_gateway(url: str, allow_remote: bool) -> str:
     """The gateway's base URL (no trailing ``/``, no ``/v1``); :class:`InputError` if it is unusable."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError("--gateway", [Problem((), f"not an http(s) URL (got {url!r})")])
-    if not allow_remote and not is_loopback(parts.hostname):
+    if not allow_remote and not is_loopback_host(parts.hostname):
         raise InputError(
             "--gateway",
             [
